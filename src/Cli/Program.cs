@@ -1,0 +1,3 @@
+using DeepSeek.Cli;
+
+return await DeepSeekCommand.RunAsync(args);
