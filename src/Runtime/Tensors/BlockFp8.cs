@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace DeepSeek.Runtime.Tensors;
 
@@ -127,7 +129,14 @@ public static class BlockFp8
     {
         Debug.Assert(destination.Length == codes.Length);
         Float8E4M3Codec.ToSingle(codes, destination);
-        for (var i = 0; i < destination.Length; i++) destination[i] *= scale;
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vectors = MemoryMarshal.Cast<float, Vector<float>>(destination);
+            for (var v = 0; v < vectors.Length; v++) vectors[v] *= scale;
+            i = vectors.Length * Vector<float>.Count;
+        }
+        for (; i < destination.Length; i++) destination[i] *= scale;
     }
 
     private static (int Rows, int Cols) Validate(
