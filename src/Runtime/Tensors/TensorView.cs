@@ -96,7 +96,7 @@ public readonly unsafe struct TensorView<T> where T : unmanaged
     }
 
     /// <summary>Row <paramref name="i"/> of the outermost axis: a view of rank − 1.</summary>
-    public TensorView<T> this[long i] => Select(0, i);
+    public TensorView<T> Row(long i) => Select(0, i);
 
     /// <summary>Fixes <paramref name="axis"/> at <paramref name="index"/>, dropping that axis.</summary>
     public TensorView<T> Select(int axis, long index)
