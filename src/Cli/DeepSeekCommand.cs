@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DeepSeek.Cli.Commands;
 
 namespace DeepSeek.Cli;
 
@@ -8,7 +9,11 @@ internal static class DeepSeekCommand
     /// <summary>Builds the command tree.</summary>
     public static RootCommand Build()
     {
-        var root = new RootCommand("DeepSeek.Runtime: run and fine-tune DeepSeek-family models from .NET.");
+        var root = new RootCommand("DeepSeek.Runtime: run and fine-tune DeepSeek-family models from .NET.")
+        {
+            InspectCommand.Create(),
+            SynthCommand.Create(),
+        };
         return root;
     }
 

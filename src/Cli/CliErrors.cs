@@ -1,0 +1,22 @@
+using DeepSeek.Runtime.Checkpoints;
+
+namespace DeepSeek.Cli;
+
+/// <summary>Turns the runtime's typed errors into one clear stderr line and a non-zero exit code.</summary>
+internal static class CliErrors
+{
+    /// <summary>Runs <paramref name="body"/>; a known failure prints <c>error: …</c> (plus the stack trace when <paramref name="verbose"/>) and returns 1.</summary>
+    public static int Guard(TextWriter error, bool verbose, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            error.WriteLine($"error: {e.Message}");
+            if (verbose) error.WriteLine(e.ToString());
+            return 1;
+        }
+    }
+}
