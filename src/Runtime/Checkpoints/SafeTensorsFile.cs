@@ -127,6 +127,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new ReadOnlySpan<byte>(Address(info), (int)info.ByteLength);
     }
 
+    /// <summary>Address of a tensor's first byte, for kernels that decode any dtype themselves.</summary>
+    internal byte* DataPointer(string name) => Address(GetInfo(name));
+
     private byte* Address(SafeTensorInfo info)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -1,15 +1,38 @@
+using DeepSeek.Runtime.Tensors;
+
 namespace DeepSeek.Runtime.Checkpoints;
 
 /// <summary>A bound weight: the stored tensor and, for block-FP8 weights, its <c>_scale_inv</c> grid.</summary>
 /// <param name="Tensor">The stored tensor.</param>
 /// <param name="ScaleInv">Per-block dequantisation scales of an F8_E4M3 weight; null otherwise.</param>
-public sealed record WeightTensor(CheckpointTensor Tensor, CheckpointTensor? ScaleInv)
+/// <param name="BlockRows">Rows per scale block (<c>weight_block_size[0]</c>).</param>
+/// <param name="BlockCols">Columns per scale block (<c>weight_block_size[1]</c>).</param>
+public sealed record WeightTensor(CheckpointTensor Tensor, CheckpointTensor? ScaleInv, int BlockRows = BlockFp8.DefaultBlockSize, int BlockCols = BlockFp8.DefaultBlockSize)
 {
     /// <summary>Tensor name.</summary>
     public string Name => Tensor.Name;
 
     /// <summary>True when stored as block-scaled F8_E4M3.</summary>
     public bool IsFp8 => ScaleInv is not null;
+
+    /// <summary>Decodes the whole tensor to fp32 on the host (for small tensors: norms, biases, router bias; tests).</summary>
+    public float[] ToFloatArray()
+    {
+        var shape = Tensor.Shape;
+        var values = new float[checked((int)shape.ElementCount)];
+        switch (Tensor.DType)
+        {
+            case DType.F32: Tensor.View<float>().Span.CopyTo(values); break;
+            case DType.BF16: BFloat16Codec.ToSingle(Tensor.View<ushort>().Span, values); break;
+            case DType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(Tensor.View<Half>().Span, values); break;
+            case DType.F8_E4M3:
+                var scales = new WeightTensor(ScaleInv!.Value, null).ToFloatArray();
+                BlockFp8.Dequantize(Tensor.View<byte>().Span, (int)shape[0], (int)shape[1], scales, values, BlockRows, BlockCols);
+                break;
+            default: throw new NotSupportedException($"tensor '{Name}' has dtype {Tensor.DType}, not a floating-point weight");
+        }
+        return values;
+    }
 }
 
 /// <summary>SwiGLU MLP weights: <c>down(silu(gate(x)) ⊙ up(x))</c>.</summary>
@@ -127,7 +150,8 @@ public sealed class WeightMap
     private WeightTensor? Maybe(string name)
     {
         if (!_checkpoint.TryGet(name, out var t)) return null;
-        CheckpointTensor? scale = _checkpoint.TryGet(name + Checkpoint.ScaleInvSuffix, out var s) && t.DType == Tensors.DType.F8_E4M3 ? s : null;
-        return new WeightTensor(t, scale);
+        CheckpointTensor? scale = _checkpoint.TryGet(name + Checkpoint.ScaleInvSuffix, out var s) && t.DType == DType.F8_E4M3 ? s : null;
+        var q = Config.Quantization;
+        return new WeightTensor(t, scale, q?.BlockRows ?? BlockFp8.DefaultBlockSize, q?.BlockCols ?? BlockFp8.DefaultBlockSize);
     }
 }

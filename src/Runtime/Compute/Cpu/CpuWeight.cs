@@ -1,0 +1,88 @@
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Tensors;
+
+namespace DeepSeek.Runtime.Compute.Cpu;
+
+/// <summary>
+/// A weight read straight from the memory-mapped checkpoint. Rows are decoded to fp32 on demand into the caller's
+/// scratch (BF16/F16 widened, FP8 codes × their 128×128 block scale): never a dequantised copy of the matrix.
+/// Vectors (norm scales, biases, router bias) are small and decoded once at bind time.
+/// </summary>
+internal sealed unsafe class CpuWeight : ComputeWeight
+{
+    private readonly DType _dtype;
+    private readonly byte* _data;
+    private readonly object _owner;
+    private readonly float[]? _scales;
+    private readonly int _gridCols;
+    private readonly int _blockRows;
+    private readonly int _blockCols;
+
+    public CpuWeight(WeightTensor weight)
+        : base(weight.Name, weight.Tensor.Shape.Rank == 1 ? 1 : checked((int)weight.Tensor.Shape[0]), checked((int)weight.Tensor.Shape[-1]))
+    {
+        var t = weight.Tensor;
+        if (t.Shape.Rank is not (1 or 2)) throw new ArgumentException($"weight '{t.Name}' has rank {t.Shape.Rank}; expected a vector or a matrix");
+        _dtype = t.DType;
+        _owner = t.File;
+        _data = t.File.DataPointer(t.Name);
+        if (_dtype == DType.F8_E4M3)
+        {
+            var scale = weight.ScaleInv ?? throw new ArgumentException($"FP8 weight '{t.Name}' has no scale_inv");
+            _scales = scale.DType == DType.F32
+                ? scale.View<float>().Span.ToArray()
+                : scale.View<ushort>().Span.ToArray().Select(BFloat16Codec.ToSingle).ToArray();
+            _gridCols = checked((int)scale.Shape[1]);
+            _blockRows = weight.BlockRows;
+            _blockCols = weight.BlockCols;
+        }
+        if (Rows == 1)
+        {
+            Vector = new float[Cols];
+            DecodeRow(0, Vector);
+        }
+    }
+
+    /// <summary>The decoded values of a vector weight (null for matrices).</summary>
+    public float[]? Vector { get; }
+
+    /// <summary>True when rows can be read in place as fp32 (no decode needed).</summary>
+    public bool IsF32 => _dtype == DType.F32;
+
+    /// <summary>Row <paramref name="r"/> in place, for F32 weights.</summary>
+    public ReadOnlySpan<float> F32Row(int r) => new((float*)_data + (long)r * Cols, Cols);
+
+    /// <summary>Decodes row <paramref name="r"/> into <paramref name="destination"/> (Cols floats).</summary>
+    public void DecodeRow(int r, Span<float> destination)
+    {
+        var cols = Cols;
+        var start = (long)r * cols;
+        switch (_dtype)
+        {
+            case DType.F32:
+                F32Row(r).CopyTo(destination);
+                break;
+            case DType.BF16:
+                BFloat16Codec.ToSingle(new ReadOnlySpan<ushort>((ushort*)_data + start, cols), destination);
+                break;
+            case DType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)_data + start, cols), destination[..cols]);
+                break;
+            case DType.F8_E4M3:
+                Float8E4M3Codec.ToSingle(new ReadOnlySpan<byte>(_data + start, cols), destination);
+                var scaleRow = _scales.AsSpan((r / _blockRows) * _gridCols, _gridCols);
+                for (var b = 0; b < _gridCols; b++)
+                {
+                    var c0 = b * _blockCols;
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(destination.Slice(c0, Math.Min(_blockCols, cols - c0)), scaleRow[b], destination.Slice(c0, Math.Min(_blockCols, cols - c0)));
+                }
+                break;
+            default:
+                throw new NotSupportedException($"weight '{Name}' has dtype {_dtype}, which the CPU backend cannot compute with");
+        }
+        GC.KeepAlive(_owner);
+    }
+
+    public static CpuWeight Of(ComputeWeight w) =>
+        w as CpuWeight ?? throw new ArgumentException($"{w} belongs to another backend than cpu", nameof(w));
+}

@@ -1,0 +1,83 @@
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute;
+using DeepSeek.Runtime.Model;
+
+namespace DeepSeek.Runtime.Generation;
+
+/// <summary>One layer's cache tensors. Row (sequence · MaxLength + position) holds one token.</summary>
+/// <param name="Keys">Plain MLA: [rows, heads·(nope+rope)]; GQA: [rows, kv_heads·head_dim]. Null in the absorbed form.</param>
+/// <param name="Values">Plain MLA: [rows, heads·v]; GQA: [rows, kv_heads·head_dim]. Null in the absorbed form.</param>
+/// <param name="Latent">Absorbed MLA: [rows, kv_lora_rank + qk_rope] — normalised c_kv and rotated k_pe. Null otherwise.</param>
+public sealed record LayerCache(ComputeTensor? Keys, ComputeTensor? Values, ComputeTensor? Latent);
+
+/// <summary>
+/// The KV cache of a batch of sequences: for MLA in its absorbed form only the latent
+/// (<c>kv_lora_rank + qk_rope_head_dim</c> values per token per layer), for plain MLA and GQA full keys and values.
+/// Layers ≥ <c>num_hidden_layers</c> are the MTP modules' own caches. Not thread-safe: one generator owns it.
+/// </summary>
+public sealed class KvCache
+{
+    private readonly LayerCache[] _layers;
+    private readonly int[] _lengths;
+
+    /// <summary>Allocates room for <paramref name="sequences"/> sequences of up to <paramref name="maxLength"/> tokens.</summary>
+    public KvCache(IComputeBackend backend, ModelConfig config, MlaMode mode, int sequences, int maxLength)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        Sequences = sequences;
+        MaxLength = maxLength;
+        Mode = mode;
+        var rows = checked(sequences * maxLength);
+        _layers = new LayerCache[config.NumHiddenLayers + config.NumNextNPredictLayers];
+        for (var l = 0; l < _layers.Length; l++)
+        {
+            _layers[l] = !config.IsMla
+                ? new LayerCache(backend.Allocate(rows, config.NumKeyValueHeads * config.HeadDim), backend.Allocate(rows, config.NumKeyValueHeads * config.HeadDim), null)
+                : mode == MlaMode.Absorbed
+                    ? new LayerCache(null, null, backend.Allocate(rows, config.KvLoraRank + config.QkRopeHeadDim))
+                    : new LayerCache(backend.Allocate(rows, config.NumAttentionHeads * config.QkHeadDim), backend.Allocate(rows, config.NumAttentionHeads * config.VHeadDim), null);
+        }
+        _lengths = new int[sequences];
+    }
+
+    /// <summary>Sequences the cache holds.</summary>
+    public int Sequences { get; }
+
+    /// <summary>Tokens per sequence.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>How MLA layers are cached.</summary>
+    public MlaMode Mode { get; }
+
+    /// <summary>The cache of layer <paramref name="layer"/>.</summary>
+    public LayerCache Layer(int layer) => _layers[layer];
+
+    /// <summary>Tokens cached for <paramref name="sequence"/>.</summary>
+    public int Length(int sequence) => _lengths[sequence];
+
+    /// <summary>Forgets <paramref name="sequence"/> (its rows are overwritten by the next use).</summary>
+    public void Reset(int sequence) => _lengths[sequence] = 0;
+
+    /// <summary>
+    /// Slots for appending tokens: token i of <paramref name="sequences"/> goes to the next free position of its
+    /// sequence. Advances the lengths; throws before any work when a sequence would overflow.
+    /// </summary>
+    public TokenSlot[] Append(ReadOnlySpan<int> sequences)
+    {
+        var pending = (int[])_lengths.Clone();
+        var slots = new TokenSlot[sequences.Length];
+        for (var i = 0; i < sequences.Length; i++)
+        {
+            var s = sequences[i];
+            if ((uint)s >= (uint)Sequences) throw new ArgumentOutOfRangeException(nameof(sequences), $"sequence {s} outside [0, {Sequences})");
+            var pos = pending[s]++;
+            if (pos >= MaxLength) throw new ContextLengthException($"sequence {s} would reach {pos + 1} tokens; the cache holds {MaxLength}", pos + 1, MaxLength);
+            slots[i] = new TokenSlot(s * MaxLength + pos, s * MaxLength, pos);
+        }
+        pending.CopyTo(_lengths, 0);
+        return slots;
+    }
+}

@@ -1,0 +1,48 @@
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute;
+using DeepSeek.Runtime.Generation;
+
+namespace DeepSeek.Runtime.Model;
+
+/// <summary>A pre-norm decoder block: x += Attn(norm(x)); x += FFN(norm(x)), FFN a dense MLP or DeepSeekMoE.</summary>
+public sealed class Block
+{
+    private readonly IComputeBackend _backend;
+    private readonly ComputeWeight _attnNorm, _ffnNorm;
+    private readonly float _eps;
+
+    /// <summary>Binds the block's weights.</summary>
+    public Block(IComputeBackend backend, ModelConfig config, BlockWeights w, RopeTable rope, MlaMode mode)
+    {
+        _backend = backend;
+        Layer = w.Layer;
+        _eps = (float)config.RmsNormEps;
+        _attnNorm = backend.Bind(w.AttnNorm);
+        _ffnNorm = backend.Bind(w.FfnNorm);
+        Attention = w.Mla is { } mla ? new Mla(backend, config, mla, rope, mode) : new Gqa(backend, config, w.Gqa!, rope);
+        if (w.Moe is { } moe) Moe = new Moe(backend, config, moe);
+        else Mlp = new Mlp(backend, w.Mlp!);
+    }
+
+    /// <summary>Layer index.</summary>
+    public int Layer { get; }
+
+    /// <summary>The attention layer.</summary>
+    public IAttention Attention { get; }
+
+    /// <summary>The dense MLP (layers below <c>first_k_dense_replace</c>, dense models).</summary>
+    public Mlp? Mlp { get; }
+
+    /// <summary>The MoE layer.</summary>
+    public Moe? Moe { get; }
+
+    /// <summary>Updates <paramref name="x"/> [T, hidden] in place.</summary>
+    public void Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ForwardTrace? trace)
+    {
+        var h = _backend.Allocate(x.Rows, x.Cols);
+        _backend.RmsNorm(x, _attnNorm, _eps, h);
+        _backend.Add(x, Attention.Forward(h, slots, cache));
+        _backend.RmsNorm(x, _ffnNorm, _eps, h);
+        _backend.Add(x, Moe is not null ? Moe.Forward(h, Layer, trace) : Mlp!.Forward(h));
+    }
+}
