@@ -16,6 +16,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import conventions_check  # noqa: E402
 import fp8  # noqa: E402
 import safetensors_io as st  # noqa: E402
 from deepseek_ref import Config, Model, rope_inv_freq, softmax_scale, rope_cos_sin  # noqa: E402
@@ -436,6 +437,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     fp8.self_check()
+    conventions_check.run_all()
     names = args.only or list(MODELS)
     for n in names:
         generate(n, MODELS[n])
