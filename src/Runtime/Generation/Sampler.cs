@@ -126,7 +126,13 @@ public sealed partial class Sampler
         }
     }
 
-    private int SampleStochastic(Span<float> logits)
+    private int SampleStochastic(Span<float> logits) => Draw(Filter(logits));
+
+    /// <summary>
+    /// Temperature, top-k, top-p and min-p: the surviving tokens with their unnormalized probabilities
+    /// exp((l − max)/T). A view of scratch space, valid until the next call.
+    /// </summary>
+    internal ReadOnlySpan<Candidate> Filter(Span<float> logits)
     {
         // NaN → −∞ so that no comparison below sees it; the max anchors a stable softmax.
         float max = float.NegativeInfinity;
@@ -175,7 +181,7 @@ public sealed partial class Sampler
             }
             c = c[..kept];
         }
-        return Draw(c);
+        return c;
     }
 
     private int Draw(ReadOnlySpan<Candidate> c)
@@ -204,7 +210,7 @@ public sealed partial class Sampler
         new("Cannot sample: every logit is NaN or -infinity (after penalties). Check the model output for overflow.");
 
     /// <summary>A surviving token and its unnormalized probability.</summary>
-    private struct Candidate
+    internal struct Candidate
     {
         public int Id;
         public float Weight;
