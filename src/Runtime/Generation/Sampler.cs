@@ -134,6 +134,7 @@ public sealed partial class Sampler
     /// </summary>
     internal ReadOnlySpan<Candidate> Filter(Span<float> logits)
     {
+        Debug.Assert(!_options.IsGreedy, "greedy sampling takes the argmax and has no candidate buffer");
         // NaN → −∞ so that no comparison below sees it; the max anchors a stable softmax.
         float max = float.NegativeInfinity;
         for (int i = 0; i < logits.Length; i++)
@@ -159,7 +160,9 @@ public sealed partial class Sampler
         for (int j = 0; j < c.Length; j++)
         {
             float l = logits[c[j].Id];
-            float w = infinite ? (float.IsPositiveInfinity(l) ? 1f : 0f) : MathF.Exp((l - max) * invT);
+            float d = l - max;
+            // d == 0 short-cuts the top token: a temperature so small that 1/T overflows would make it 0·∞ = NaN.
+            float w = infinite ? (float.IsPositiveInfinity(l) ? 1f : 0f) : d == 0 ? 1f : MathF.Exp(d * invT);
             c[j].Weight = w;
             z += w;
         }

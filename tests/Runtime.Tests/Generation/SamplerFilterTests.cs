@@ -140,6 +140,16 @@ public class SamplerFilterTests
     }
 
     [Fact]
+    public void A_vanishing_temperature_keeps_only_the_top_tokens()
+    {
+        // 1/T overflows float: the top tokens must keep weight 1 rather than become 0·∞ = NaN.
+        float[] logits = [1f, 3f, 2.999f, 3f];
+        var c = new Sampler(new SamplingOptions { Temperature = 1e-50 }, 4).Filter(logits).ToArray();
+        Assert.Equal([0f, 1f, 0f, 1f], c.Select(x => x.Weight));
+        Assert.Equal([1, 3], Drawn(new SamplingOptions { Temperature = 1e-50 }, logits));
+    }
+
+    [Fact]
     public void KthLargest_agrees_with_sorting()
     {
         var rng = new Random(11);
