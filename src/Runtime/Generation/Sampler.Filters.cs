@@ -2,14 +2,10 @@ using System.Diagnostics;
 
 namespace DeepSeek.Runtime.Generation;
 
-// Candidate selection: top-k by partial selection (O(vocab) expected), top-p by sorting only the tokens above a
-// threshold that provably holds the nucleus.
+// Candidate selection: top-k by partial selection (O(vocab) expected), top-p by selection by mass among the tokens
+// above a threshold that provably holds the nucleus; nothing is fully sorted.
 public sealed partial class Sampler
 {
-    // A cached delegate: Span.Sort with a struct comparer boxes it, a static lambda does not allocate.
-    private static readonly Comparison<Candidate> ByWeightDescending = static (a, b) =>
-        a.Weight != b.Weight ? b.Weight.CompareTo(a.Weight) : a.Id.CompareTo(b.Id);
-
     /// <summary>Every id with a finite or +∞ logit, in id order.</summary>
     private int GatherAll(ReadOnlySpan<float> logits)
     {
@@ -85,13 +81,13 @@ public sealed partial class Sampler
     /// <summary>
     /// Nucleus filter (Holtzman et al. 2020, §3.1) with HF's boundary rule: walking tokens from most to least probable,
     /// a token is kept while the mass strictly before it is below <paramref name="topP"/>, so the token that crosses
-    /// the threshold stays. Ties are ordered by lowest id. Leaves the survivors first in <paramref name="c"/>.
+    /// the threshold stays. Ties are ordered by lowest id. Leaves the survivors (unordered) first in <paramref name="c"/>.
     /// </summary>
     /// <returns>How many survive (at least 1).</returns>
     private static int ApplyTopP(Span<Candidate> c, double z, double topP)
     {
         // Tokens with w < t hold less than n·t = (1 − p)·z/2 of the mass, so those with w ≥ t hold more than p·z:
-        // the nucleus lies among them and only they need sorting (hundreds, not 129k, for typical LM distributions).
+        // the nucleus lies among them.
         double t = (1.0 - topP) * z / (2.0 * c.Length);
         int m = 0;
         for (int j = 0; j < c.Length; j++)
@@ -99,13 +95,58 @@ public sealed partial class Sampler
             if (c[j].Weight >= t)
                 c[m++] = c[j];
         }
-        Span<Candidate> above = c[..m];
-        above.Sort(ByWeightDescending);
-
-        double limit = topP * z, before = 0;
-        int keep = 0;
-        while (keep < above.Length && before < limit)
-            before += above[keep++].Weight;
-        return keep;
+        return NucleusSize(c[..m], topP * z);
     }
+
+    /// <summary>
+    /// Quickselect by mass instead of by rank: partitions around a pivot in the order (weight desc, id asc) and
+    /// recurses into the side where the cumulative mass reaches <paramref name="limit"/>. Expected O(n), no sort.
+    /// </summary>
+    internal static int NucleusSize(Span<Candidate> c, double limit)
+    {
+        int lo = 0, hi = c.Length;
+        double before = 0; // mass of c[..lo], all kept
+        while (lo < hi)
+        {
+            int p = Partition(c, lo, hi);
+            double high = 0;
+            for (int j = lo; j < p; j++)
+                high += c[j].Weight;
+            if (before + high >= limit)
+            {
+                // The pivot already has at least `limit` before it: the nucleus ends inside c[lo..p).
+                hi = p;
+            }
+            else
+            {
+                before += high + c[p].Weight;
+                lo = p + 1;
+                if (before >= limit)
+                    return lo;
+            }
+        }
+        return lo;
+    }
+
+    /// <summary>Lomuto partition of c[lo..hi) around its middle element; returns the pivot's final index.</summary>
+    private static int Partition(Span<Candidate> c, int lo, int hi)
+    {
+        int mid = lo + ((hi - lo) >> 1);
+        (c[mid], c[hi - 1]) = (c[hi - 1], c[mid]);
+        Candidate pivot = c[hi - 1];
+        int store = lo;
+        for (int j = lo; j < hi - 1; j++)
+        {
+            if (Precedes(c[j], pivot))
+            {
+                (c[store], c[j]) = (c[j], c[store]);
+                store++;
+            }
+        }
+        (c[store], c[hi - 1]) = (c[hi - 1], c[store]);
+        return store;
+    }
+
+    /// <summary>The nucleus order: more probable first, then lower id.</summary>
+    private static bool Precedes(Candidate a, Candidate b) => a.Weight > b.Weight || (a.Weight == b.Weight && a.Id < b.Id);
 }

@@ -150,6 +150,33 @@ public class SamplerFilterTests
     }
 
     [Fact]
+    public void NucleusSize_agrees_with_sorting_including_ties()
+    {
+        var rng = new Random(5);
+        for (int trial = 0; trial < 1000; trial++)
+        {
+            int n = rng.Next(1, 40);
+            // Few distinct weights so that ties straddle the boundary; ties go to the lower id.
+            var c = Enumerable.Range(0, n).Select(i => new Sampler.Candidate { Id = i, Weight = rng.Next(1, 5) / 4f }).ToArray();
+            double z = c.Sum(x => (double)x.Weight);
+            double limit = rng.NextDouble() * z;
+            var order = c.OrderByDescending(x => x.Weight).ThenBy(x => x.Id).ToArray();
+            var expected = new List<int>();
+            double before = 0;
+            foreach (var x in order)
+            {
+                if (before >= limit && expected.Count > 0)
+                    break;
+                expected.Add(x.Id);
+                before += x.Weight;
+            }
+            var shuffled = c.OrderBy(_ => rng.Next()).ToArray();
+            int keep = Sampler.NucleusSize(shuffled, limit);
+            Assert.Equal(expected.Order(), shuffled.Take(keep).Select(x => x.Id).Order());
+        }
+    }
+
+    [Fact]
     public void KthLargest_agrees_with_sorting()
     {
         var rng = new Random(11);
