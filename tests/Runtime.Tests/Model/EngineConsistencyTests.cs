@@ -1,5 +1,6 @@
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tensors;
 using DeepSeek.Runtime.Tests.Checkpoints;
@@ -148,8 +149,8 @@ public sealed class EngineConsistencyTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward([1, 320], [0, 0], cache, [], []));
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward([-1], [0], cache, [], []));
         Assert.Equal(0, cache.Length(0));
-        Assert.Throws<Generation.ContextLengthException>(() => model.Forward(new int[9], new int[9], cache, [], []));
+        Assert.Throws<ContextLengthException>(() => model.Forward(new int[9], new int[9], cache, [], []));
         Assert.Equal(0, cache.Length(0));
-        Assert.Throws<Generation.ContextLengthException>(() => model.CreateCache(1, 65));
+        Assert.Throws<ContextLengthException>(() => model.CreateCache(1, 65));
     }
 }
