@@ -1,0 +1,197 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using DeepSeek.Runtime.Model;
+
+namespace DeepSeek.Runtime.Generation;
+
+/// <summary>
+/// Generates from a <see cref="Transformer"/>: one batched prefill over every prompt (different lengths), then
+/// decode steps that run all unfinished sequences together, each at its own position in the KV cache. Each
+/// sequence has its own sampler (seeded ⇒ reproducible), penalties, stop ids, stop strings and token limit.
+/// Cancellation is checked between tokens. Thread-safe: concurrent calls use separate caches.
+/// </summary>
+public sealed class Generator
+{
+    private readonly Transformer _model;
+    private readonly Func<ITokenTextDecoder>? _textDecoder;
+    private readonly int[] _eos;
+
+    /// <summary>
+    /// Creates a generator. <paramref name="textDecoder"/> enables text output and stop strings;
+    /// <paramref name="eosTokenIds"/> always stop (defaults to the config's <c>eos_token_id</c>).
+    /// </summary>
+    public Generator(Transformer model, Func<ITokenTextDecoder>? textDecoder = null, IEnumerable<int>? eosTokenIds = null, int? contextLength = null)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _textDecoder = textDecoder;
+        _eos = [.. eosTokenIds ?? model.Config.EosTokenIds];
+        ContextLength = contextLength ?? model.MaxPositions;
+        ArgumentOutOfRangeException.ThrowIfLessThan(ContextLength, 2);
+        if (ContextLength > model.MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(contextLength), $"context {ContextLength} exceeds the model instance's {model.MaxPositions} positions");
+    }
+
+    /// <summary>Most tokens (prompt + generated) a sequence may hold.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Generates one sequence to the end and returns everything at once.</summary>
+    public GenerationResult Complete(IReadOnlyList<int> prompt, SamplingOptions options, CancellationToken cancellationToken = default)
+    {
+        var tokens = new List<int>();
+        var text = _textDecoder is null ? null : new StringBuilder();
+        var finish = FinishReason.Length;
+        foreach (var t in Generate([new GenerationRequest(prompt, options)], cancellationToken: cancellationToken))
+        {
+            tokens.Add(t.TokenId);
+            text?.Append(t.Text);
+            if (t.Finish is { } f) finish = f;
+        }
+        return new GenerationResult(tokens, text?.ToString(), finish, prompt.Count);
+    }
+
+    /// <summary>Streams tokens of every request as they are produced; work runs off the caller's thread.</summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<GenerationRequest> requests, LogitsObserver? observer = null,
+        bool observePromptLogits = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var steps = Generate(requests, observer, observePromptLogits, cancellationToken).GetEnumerator();
+        while (await Task.Run(steps.MoveNext, cancellationToken).ConfigureAwait(false))
+            yield return steps.Current;
+    }
+
+    /// <summary>
+    /// Generates for every request; tokens come in step order (each step yields one token per unfinished sequence).
+    /// <paramref name="observer"/> sees the logits before sampling; with <paramref name="observePromptLogits"/> it
+    /// also sees every prompt position's logits from the prefill.
+    /// </summary>
+    /// <exception cref="ContextLengthException">A prompt plus its <c>MaxTokens</c> does not fit the context (raised before any work).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled between tokens.</exception>
+    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<GenerationRequest> requests, LogitsObserver? observer = null,
+        bool observePromptLogits = false, CancellationToken cancellationToken = default)
+    {
+        var states = Prepare(requests);
+        return Run(states, observer, observePromptLogits, cancellationToken);
+    }
+
+    private SequenceState[] Prepare(IReadOnlyList<GenerationRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        if (requests.Count == 0) throw new ArgumentException("no requests", nameof(requests));
+        var vocab = _model.VocabSize;
+        var states = new SequenceState[requests.Count];
+        for (var s = 0; s < requests.Count; s++)
+        {
+            var (prompt, options) = requests[s];
+            ArgumentNullException.ThrowIfNull(prompt);
+            ArgumentNullException.ThrowIfNull(options);
+            if (prompt.Count == 0) throw new ArgumentException($"request {s} has an empty prompt", nameof(requests));
+            foreach (var id in prompt)
+                if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(requests), $"request {s}: token id {id} outside the vocabulary [0, {vocab})");
+            var wanted = prompt.Count + (options.MaxTokens ?? 1);
+            if (prompt.Count >= ContextLength || wanted > ContextLength)
+                throw new ContextLengthException(
+                    $"request {s}: prompt of {prompt.Count} tokens{(options.MaxTokens is { } m ? $" plus {m} new tokens" : "")} exceeds the {ContextLength}-token context",
+                    wanted, ContextLength);
+            states[s] = new SequenceState(prompt, options, vocab, ContextLength, _eos, _textDecoder?.Invoke());
+        }
+        return states;
+    }
+
+    private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var vocab = _model.VocabSize;
+        var cache = _model.CreateCache(states.Length, ContextLength);
+
+        // Prefill: every prompt in one forward pass; logits for each prompt's last position (or all, if observed).
+        var tokens = states.SelectMany(s => s.Prompt).ToArray();
+        var sequences = states.SelectMany((s, i) => Enumerable.Repeat(i, s.Prompt.Count)).ToArray();
+        var ends = new int[states.Length];
+        for (int i = 0, end = 0; i < states.Length; i++) ends[i] = (end += states[i].Prompt.Count) - 1;
+        var rows = observePromptLogits ? Enumerable.Range(0, tokens.Length).ToArray() : ends;
+        var logits = new float[rows.Length * vocab];
+        _model.Forward(tokens, sequences, cache, rows, logits);
+
+        var last = new int[states.Length];
+        for (var s = 0; s < states.Length; s++)
+        {
+            var promptLength = states[s].Prompt.Count;
+            var row = observePromptLogits ? ends[s] : s;
+            if (observer is not null && observePromptLogits)
+                for (var p = 0; p < promptLength; p++) observer(s, p, logits.AsSpan((ends[s] - promptLength + 1 + p) * vocab, vocab));
+            else
+                observer?.Invoke(s, promptLength - 1, logits.AsSpan(row * vocab, vocab));
+            var token = states[s].Pick(logits.AsSpan(row * vocab, vocab), s);
+            last[s] = token.TokenId;
+            yield return token;
+        }
+
+        var step = new float[states.Length * vocab];
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            var active = Enumerable.Range(0, states.Length).Where(s => !states[s].Finished).ToArray();
+            if (active.Length == 0) yield break;
+            var next = active.Select(s => last[s]).ToArray();
+            _model.Forward(next, active, cache, Enumerable.Range(0, active.Length).ToArray(), step);
+            for (var i = 0; i < active.Length; i++)
+            {
+                var s = active[i];
+                var row = step.AsSpan(i * vocab, vocab);
+                observer?.Invoke(s, states[s].Length - 1, row);
+                var token = states[s].Pick(row, s);
+                last[s] = token.TokenId;
+                yield return token;
+            }
+        }
+    }
+
+    /// <summary>Per-sequence sampling and stop state.</summary>
+    private sealed class SequenceState(IReadOnlyList<int> prompt, SamplingOptions options, int vocab, int context, int[] eos, ITokenTextDecoder? decoder)
+    {
+        private readonly Sampler _sampler = new(options, vocab);
+        private readonly TokenHistory _history = CreateHistory(prompt, vocab, context);
+        private readonly StopCondition _stop = new(options, eos);
+        private readonly StopSequenceMatcher? _matcher = decoder is null ? null : new StopSequenceMatcher(options.StopSequences);
+
+        public IReadOnlyList<int> Prompt { get; } = prompt;
+
+        public bool Finished { get; private set; }
+
+        /// <summary>Tokens in the sequence so far.</summary>
+        public int Length => _history.Count;
+
+        private static TokenHistory CreateHistory(IReadOnlyList<int> prompt, int vocab, int context)
+        {
+            var h = new TokenHistory(vocab, context);
+            h.AddPrompt(prompt.ToArray());
+            return h;
+        }
+
+        public GeneratedToken Pick(Span<float> logits, int sequence)
+        {
+            var id = _sampler.Sample(logits, _history);
+            _history.AddGenerated(id);
+            var finish = _stop.Check(id, _history.GeneratedCount);
+            if (finish is null && _history.Count >= context) finish = FinishReason.Length;
+
+            var text = "";
+            if (decoder is not null && _matcher is not null)
+            {
+                if (!_stop.IsStopToken(id))
+                {
+                    var r = _matcher.Append(decoder.Append(id));
+                    text = r.Text;
+                    if (r.Stopped) finish = FinishReason.Stop;
+                }
+                if (finish is not null && !_matcher.IsStopped)
+                {
+                    var tail = _matcher.Append(decoder.Flush());
+                    text += tail.Text + (tail.Stopped ? "" : _matcher.Flush());
+                    if (tail.Stopped) finish = FinishReason.Stop;
+                }
+            }
+            Finished = finish is not null;
+            return new GeneratedToken(sequence, id, text, finish);
+        }
+    }
+}
