@@ -1,4 +1,5 @@
 using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Tokenization;
 
 namespace DeepSeek.Cli;
 
@@ -12,7 +13,7 @@ internal static class CliErrors
         {
             return body();
         }
-        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or TokenizerFormatException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             error.WriteLine($"error: {e.Message}");
             if (verbose) error.WriteLine(e.ToString());

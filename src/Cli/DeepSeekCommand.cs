@@ -13,6 +13,7 @@ internal static class DeepSeekCommand
         {
             InspectCommand.Create(),
             SynthCommand.Create(),
+            TokenizeCommand.Create(),
         };
         return root;
     }
