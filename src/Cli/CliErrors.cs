@@ -1,4 +1,5 @@
 using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Tokenization;
 
 namespace DeepSeek.Cli;
@@ -13,9 +14,11 @@ internal static class CliErrors
         {
             return body();
         }
-        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or TokenizerFormatException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or TokenizerFormatException or ContextLengthException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            error.WriteLine($"error: {e.Message}");
+            // ArgumentException appends "(Parameter 'x')": noise for a command-line user.
+            var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+            error.WriteLine($"error: {message}");
             if (verbose) error.WriteLine(e.ToString());
             return 1;
         }

@@ -14,6 +14,7 @@ internal static class DeepSeekCommand
             InspectCommand.Create(),
             SynthCommand.Create(),
             TokenizeCommand.Create(),
+            GenerateCommand.Create(),
         };
         return root;
     }
@@ -26,6 +27,13 @@ internal static class DeepSeekCommand
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
         };
-        return Build().Parse(args).InvokeAsync(config);
+        var parsed = Build().Parse(args);
+        // Usage errors are one line, like every other error of this command (help stays on --help).
+        if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+        {
+            config.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see --help)");
+            return Task.FromResult(1);
+        }
+        return parsed.InvokeAsync(config);
     }
 }
