@@ -144,7 +144,7 @@ public sealed partial class BpeTokenizer
         }
         using (doc)
         {
-            var root = new JsonNode(doc.RootElement, "", file);
+            var root = new TokenizerJsonNode(doc.RootElement, "", file);
             if (root.Element.ValueKind != JsonValueKind.Object) throw root.Error("the document must be a JSON object");
             BosTokenId = SpecialId(root, "bos_token");
             EosTokenId = SpecialId(root, "eos_token");
@@ -152,7 +152,7 @@ public sealed partial class BpeTokenizer
         }
     }
 
-    private int? SpecialId(JsonNode root, string key)
+    private int? SpecialId(TokenizerJsonNode root, string key)
     {
         if (!root.TryGet(key, out var node)) return null;
         var content = node.Element.ValueKind == JsonValueKind.Object ? node.RequireString("content") : node.String();

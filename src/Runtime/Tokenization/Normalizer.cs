@@ -17,14 +17,14 @@ internal sealed class Normalizer(IReadOnlyList<NormalizationForm> forms)
         return text;
     }
 
-    public static Normalizer? Parse(JsonNode node)
+    public static Normalizer? Parse(TokenizerJsonNode node)
     {
         var forms = new List<NormalizationForm>();
         Collect(node, forms);
         return forms.Count == 0 ? null : new Normalizer(forms);
     }
 
-    private static void Collect(JsonNode node, List<NormalizationForm> forms)
+    private static void Collect(TokenizerJsonNode node, List<NormalizationForm> forms)
     {
         var type = node.Type();
         switch (type)

@@ -86,7 +86,6 @@ internal static class PatternLiterals
                         continue;
                     }
                     if (!inClass && c is '(' or ')' or '|' or '*' or '+' or '?' or '{' or '}' or '.' or '^' or '$') { continue; }
-                    if (!inClass && c == '?' ) continue;
                     literal = c;
                 }
             }

@@ -20,7 +20,7 @@ internal sealed class PostProcessor(IReadOnlyList<int[]?> single)
         return [.. result];
     }
 
-    public static PostProcessor? Parse(JsonNode node)
+    public static PostProcessor? Parse(TokenizerJsonNode node)
     {
         var type = node.Type();
         switch (type)

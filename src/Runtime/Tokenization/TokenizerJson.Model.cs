@@ -4,7 +4,7 @@ namespace DeepSeek.Runtime.Tokenization;
 
 internal static partial class TokenizerJson
 {
-    private static BpeModel ParseModel(JsonNode model, bool byteLevel)
+    private static BpeModel ParseModel(TokenizerJsonNode model, bool byteLevel)
     {
         var type = model.TryGet("type", out var t) ? t.String() : "BPE";
         if (type != "BPE")

@@ -30,7 +30,7 @@ internal static partial class TokenizerJson
         }
         using (doc)
         {
-            var root = new JsonNode(doc.RootElement, "", file);
+            var root = new TokenizerJsonNode(doc.RootElement, "", file);
             if (root.Element.ValueKind != JsonValueKind.Object) throw root.Error("the document must be a JSON object");
 
             var preTokenizers = new List<PreTokenizer>();
@@ -45,7 +45,7 @@ internal static partial class TokenizerJson
         }
     }
 
-    private static List<AddedToken> ParseAddedTokens(JsonNode root)
+    private static List<AddedToken> ParseAddedTokens(TokenizerJsonNode root)
     {
         var added = new List<AddedToken>();
         if (!root.TryGet("added_tokens", out var list)) return added;
@@ -61,7 +61,7 @@ internal static partial class TokenizerJson
         return added;
     }
 
-    private static bool ParseDecoder(JsonNode node)
+    private static bool ParseDecoder(TokenizerJsonNode node)
     {
         var type = node.Type();
         switch (type)
@@ -79,7 +79,7 @@ internal static partial class TokenizerJson
         }
     }
 
-    private static void ParsePreTokenizer(JsonNode node, List<PreTokenizer> stages, ref bool byteLevel)
+    private static void ParsePreTokenizer(TokenizerJsonNode node, List<PreTokenizer> stages, ref bool byteLevel)
     {
         var type = node.Type();
         if (byteLevel)

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace DeepSeek.Runtime.Tokenization;
 
 /// <summary>A JSON value with the path it was reached by; every failed read is a <see cref="TokenizerFormatException"/> naming it.</summary>
-internal readonly struct JsonNode(JsonElement element, string path, string? file)
+internal readonly struct TokenizerJsonNode(JsonElement element, string path, string? file)
 {
     public JsonElement Element => element;
     public string Path => path;
@@ -16,19 +16,19 @@ internal readonly struct JsonNode(JsonElement element, string path, string? file
     public bool IsNull => element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined;
 
     /// <summary>The member <paramref name="key"/> when present and not null.</summary>
-    public bool TryGet(string key, out JsonNode node)
+    public bool TryGet(string key, out TokenizerJsonNode node)
     {
         if (element.ValueKind != JsonValueKind.Object) throw Error($"expected an object, found {element.ValueKind}");
         if (element.TryGetProperty(key, out var value) && value.ValueKind != JsonValueKind.Null)
         {
-            node = new JsonNode(value, Child(key), file);
+            node = new TokenizerJsonNode(value, Child(key), file);
             return true;
         }
         node = default;
         return false;
     }
 
-    public JsonNode Require(string key) =>
+    public TokenizerJsonNode Require(string key) =>
         TryGet(key, out var node) ? node : throw new TokenizerFormatException($"missing required key '{key}'", Child(key), file);
 
     public string String() =>
@@ -57,17 +57,17 @@ internal readonly struct JsonNode(JsonElement element, string path, string? file
 
     public string? OptString(string key) => TryGet(key, out var n) ? n.String() : null;
 
-    public IEnumerable<JsonNode> Items()
+    public IEnumerable<TokenizerJsonNode> Items()
     {
         if (element.ValueKind != JsonValueKind.Array) throw Error($"expected an array, found {element.ValueKind}");
         var i = 0;
-        foreach (var item in element.EnumerateArray()) yield return new JsonNode(item, $"{path}[{i++}]", file);
+        foreach (var item in element.EnumerateArray()) yield return new TokenizerJsonNode(item, $"{path}[{i++}]", file);
     }
 
-    public IEnumerable<(string Key, JsonNode Value)> Members()
+    public IEnumerable<(string Key, TokenizerJsonNode Value)> Members()
     {
         if (element.ValueKind != JsonValueKind.Object) throw Error($"expected an object, found {element.ValueKind}");
-        foreach (var p in element.EnumerateObject()) yield return (p.Name, new JsonNode(p.Value, Child(p.Name), file));
+        foreach (var p in element.EnumerateObject()) yield return (p.Name, new TokenizerJsonNode(p.Value, Child(p.Name), file));
     }
 
     /// <summary>The <c>type</c> discriminator of a component object.</summary>
