@@ -61,6 +61,25 @@ public class SafeTensorsPropertyTests
 
     private static readonly Config Cases = Config.QuickThrowOnFailure.WithMaxTest(1500);
 
+    /// <summary>Guards the properties below: were the seed file itself rejected, every mutation would pass vacuously.</summary>
+    [Fact]
+    public void The_unmutated_file_opens_with_all_its_tensors()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"dsrt-prop-seed-{Guid.NewGuid():N}.safetensors");
+        File.WriteAllBytes(path, Valid);
+        try
+        {
+            using var file = SafeTensorsFile.Open(path);
+            Assert.Equal(5, file.Tensors.Count);
+            Assert.Equal("pt", file.Metadata["format"]);
+            Assert.True(OpensCleanlyOrFailsTyped(Valid));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Truncated_files_fail_typed() =>
         Prop.ForAll(Gen.Choose(0, Valid.Length - 1).ToArbitrary(), n =>

@@ -24,15 +24,21 @@ public class GoldenLogitTests
         { "tiny-llama", MlaMode.Absorbed },
     };
 
+    /// <summary>A reference model folder, its goldens, and our engine loaded from it.</summary>
     private sealed class Golden : IDisposable
     {
-        public Golden(string name)
+        private readonly CpuBackend _backend = new();
+
+        public Golden(string name, MlaMode mode)
         {
             Checkpoint = Checkpoint.Open(RepoPaths.TestData("models", name));
             File = SafeTensorsFile.Open(RepoPaths.TestData("models", name, "goldens.safetensors"));
+            Model = new Transformer(_backend, WeightMap.Bind(Checkpoint), 64, mode);
         }
 
         public Checkpoint Checkpoint { get; }
+
+        public Transformer Model { get; }
 
         public SafeTensorsFile File { get; }
 
@@ -46,6 +52,7 @@ public class GoldenLogitTests
         {
             File.Dispose();
             Checkpoint.Dispose();
+            _backend.Dispose();
         }
     }
 
@@ -66,9 +73,8 @@ public class GoldenLogitTests
     [MemberData(nameof(Cases))]
     public void Prompt_logits_hidden_states_and_experts_match(string name, MlaMode mode)
     {
-        using var g = new Golden(name);
-        using var backend = new CpuBackend();
-        var model = new Transformer(backend, WeightMap.Bind(g.Checkpoint), 64, mode);
+        using var g = new Golden(name, mode);
+        var model = g.Model;
         var c = model.Config;
         for (var b = 0; b < 2; b++)
         {
@@ -94,9 +100,8 @@ public class GoldenLogitTests
     [MemberData(nameof(Cases))]
     public void Greedy_decoding_through_the_cache_matches(string name, MlaMode mode)
     {
-        using var g = new Golden(name);
-        using var backend = new CpuBackend();
-        var model = new Transformer(backend, WeightMap.Bind(g.Checkpoint), 64, mode);
+        using var g = new Golden(name, mode);
+        var model = g.Model;
         var vocab = model.VocabSize;
         for (var b = 0; b < 2; b++)
         {
@@ -125,9 +130,8 @@ public class GoldenLogitTests
     [InlineData("tiny-v3-fp8", MlaMode.Plain)]
     public void Mtp_logits_match(string name, MlaMode mode)
     {
-        using var g = new Golden(name);
-        using var backend = new CpuBackend();
-        var model = new Transformer(backend, WeightMap.Bind(g.Checkpoint), 64, mode);
+        using var g = new Golden(name, mode);
+        var model = g.Model;
         var vocab = model.VocabSize;
         for (var b = 0; b < 2; b++)
         {
