@@ -1,0 +1,93 @@
+using System.Numerics;
+
+namespace DeepSeek.Runtime.Training.Ops;
+
+/// <summary>
+/// Causal softmax attention over one sequence: q [T, H·dq], k [T, Hkv·dq], v [T, Hkv·dv] → o [T, H·dv], query head h
+/// reading KV head h / (H/Hkv). Forward keeps the probabilities P [H, T, T] (row t has t+1 entries used). Backward:
+/// dV += Pᵀ·dO; dP = dO·Vᵀ; dS = P ⊙ (dP − Σ_j dP ⊙ P); dQ += scale·dS·K; dK += scale·dSᵀ·Q.
+/// </summary>
+public static class AttentionOp
+{
+    /// <summary>Computes o and fills <paramref name="probs"/> [heads, T, T].</summary>
+    public static void Forward<T>(ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, Span<T> o, Span<T> probs,
+        int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale) where T : IFloatingPointIeee754<T>
+    {
+        var group = heads / kvHeads;
+        for (var h = 0; h < heads; h++)
+        {
+            var kh = h / group;
+            for (var t = 0; t < tokens; t++)
+            {
+                var p = probs.Slice((h * tokens + t) * tokens, tokens);
+                var qt = q.Slice((t * heads + h) * qkDim, qkDim);
+                var max = T.NegativeInfinity;
+                for (var j = 0; j <= t; j++)
+                {
+                    var kj = k.Slice((j * kvHeads + kh) * qkDim, qkDim);
+                    var s = T.Zero;
+                    for (var d = 0; d < qkDim; d++) s += qt[d] * kj[d];
+                    p[j] = s * scale;
+                    max = T.Max(max, p[j]);
+                }
+                var z = T.Zero;
+                for (var j = 0; j <= t; j++) z += p[j] = T.Exp(p[j] - max);
+                for (var j = 0; j <= t; j++) p[j] /= z;
+                p[(t + 1)..].Clear();
+                var ot = o.Slice((t * heads + h) * vDim, vDim);
+                ot.Clear();
+                for (var j = 0; j <= t; j++)
+                {
+                    var vj = v.Slice((j * kvHeads + kh) * vDim, vDim);
+                    for (var d = 0; d < vDim; d++) ot[d] += p[j] * vj[d];
+                }
+            }
+        }
+    }
+
+    /// <summary>Accumulates dq, dk, dv from do using the forward's probabilities.</summary>
+    public static void Backward<T>(ReadOnlySpan<T> dO, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> probs,
+        Span<T> dq, Span<T> dk, Span<T> dv, int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale) where T : IFloatingPointIeee754<T>
+    {
+        var group = heads / kvHeads;
+        var dp = new T[tokens];
+        for (var h = 0; h < heads; h++)
+        {
+            var kh = h / group;
+            for (var t = 0; t < tokens; t++)
+            {
+                var p = probs.Slice((h * tokens + t) * tokens, tokens);
+                var dot = dO.Slice((t * heads + h) * vDim, vDim);
+                // dP_j = dO·v_j and dV_j += P_j·dO.
+                var sum = T.Zero;
+                for (var j = 0; j <= t; j++)
+                {
+                    var vj = v.Slice((j * kvHeads + kh) * vDim, vDim);
+                    var dvj = dv.Slice((j * kvHeads + kh) * vDim, vDim);
+                    var s = T.Zero;
+                    for (var d = 0; d < vDim; d++)
+                    {
+                        s += dot[d] * vj[d];
+                        dvj[d] += p[j] * dot[d];
+                    }
+                    dp[j] = s;
+                    sum += s * p[j];
+                }
+                // Softmax backward, then the score's two factors.
+                var qt = q.Slice((t * heads + h) * qkDim, qkDim);
+                var dqt = dq.Slice((t * heads + h) * qkDim, qkDim);
+                for (var j = 0; j <= t; j++)
+                {
+                    var ds = p[j] * (dp[j] - sum) * scale;
+                    var kj = k.Slice((j * kvHeads + kh) * qkDim, qkDim);
+                    var dkj = dk.Slice((j * kvHeads + kh) * qkDim, qkDim);
+                    for (var d = 0; d < qkDim; d++)
+                    {
+                        dqt[d] += ds * kj[d];
+                        dkj[d] += ds * qt[d];
+                    }
+                }
+            }
+        }
+    }
+}
