@@ -1,4 +1,6 @@
+using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tests.Checkpoints;
 using DeepSeek.Runtime.Training.Ops;
 
 namespace DeepSeek.Runtime.Tests.Training;
@@ -198,5 +200,48 @@ public class GradientCheckTests
             expected += Math.Log(row.Sum(Math.Exp)) - row[targets[r]];
         }
         Assert.Equal(0.3 * expected / 3, loss, 12);
+    }
+}
+
+public class MoeGateGradientTests
+{
+    [Theory]
+    [InlineData(true, true)]    // V3: sigmoid + norm_topk_prob
+    [InlineData(false, false)]  // V2-Lite: softmax, no normalisation
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Router_weights_backward_matches_finite_differences(bool sigmoid, bool norm)
+    {
+        var config = ModelConfig.Parse(ConfigFixtures.TinyV3) with
+        {
+            ScoringFunc = sigmoid ? ScoringFunction.Sigmoid : ScoringFunction.Softmax,
+            NormTopKProb = norm,
+            RoutedScalingFactor = 2.5,
+        };
+        const int tokens = 3;
+        int n = config.NRoutedExperts, k = config.NumExpertsPerTok;
+        var rng = new Random(20);
+        var logits = Enumerable.Range(0, tokens * n).Select(_ => rng.NextDouble() * 4 - 2).ToArray();
+        int[] ids = [1, 6, 0, 3, 7, 2];
+        var g = Enumerable.Range(0, tokens * k).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        double Loss()
+        {
+            var w = new double[tokens * k];
+            MoeGateOp.Forward<double>(config, logits, ids, w, tokens);
+            return w.Zip(g, (a, b) => a * b).Sum();
+        }
+        var dl = new double[logits.Length];
+        MoeGateOp.Backward<double>(config, logits, ids, g, dl, tokens);
+        for (var i = 0; i < logits.Length; i++)
+        {
+            var keep = logits[i];
+            logits[i] = keep + 1e-6;
+            var up = Loss();
+            logits[i] = keep - 1e-6;
+            var down = Loss();
+            logits[i] = keep;
+            Assert.Equal((up - down) / 2e-6, dl[i], 6);
+        }
+        Assert.Contains(dl, v => Math.Abs(v) > 1e-3);
     }
 }
