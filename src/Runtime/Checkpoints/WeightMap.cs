@@ -145,6 +145,9 @@ public sealed class WeightMap
 
     private MlpWeights Mlp(string prefix) => new(W(prefix + "gate_proj.weight"), W(prefix + "up_proj.weight"), W(prefix + "down_proj.weight"));
 
+    /// <summary>Any tensor of the checkpoint by Hugging Face name, bound with its FP8 scales; null when absent.</summary>
+    public WeightTensor? Tensor(string name) => Maybe(name);
+
     private WeightTensor W(string name) => Maybe(name) ?? throw new CheckpointFormatException("tensor not found in checkpoint", _checkpoint.Directory, name);
 
     private WeightTensor? Maybe(string name)

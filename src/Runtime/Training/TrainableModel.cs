@@ -1,0 +1,176 @@
+using System.Numerics;
+using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Training.Ops;
+
+namespace DeepSeek.Runtime.Training;
+
+/// <summary>Losses of one batch.</summary>
+/// <param name="Total">L_main + λ·L_mtp, what the gradients are of.</param>
+/// <param name="Main">Mean next-token cross-entropy over all B×(T−1) positions.</param>
+/// <param name="Mtp">Mean MTP cross-entropy over B×(T−2) positions (0 without MTP or with λ = 0).</param>
+public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp);
+
+/// <summary>
+/// A model being trained: forward and backward over batches of token sequences (each causal on its own, positions
+/// 0 … T−1), loss = mean next-token cross-entropy + λ × the MTP loss (DeepSeek-V3 §2.2: the MTP module predicts
+/// t_{i+2} from the main model's post-norm h_i and the embedding of t_{i+1}). Sequences are processed one after
+/// another, each forward then backward, so activations of one sequence are alive at a time.
+/// </summary>
+public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
+{
+    private readonly ModelParameters<T> _p;
+    private readonly int _tokens;
+    private readonly BlockTrainer<T>[] _blocks;
+    private readonly BlockTrainer<T>? _mtpBlock;
+
+    /// <summary>Prepares training over sequences of exactly <paramref name="sequenceLength"/> tokens.</summary>
+    public TrainableModel(ModelParameters<T> parameters, int sequenceLength)
+    {
+        _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 2);
+        _tokens = sequenceLength;
+        var c = parameters.Config;
+        var rope = RopeTable.For(c, sequenceLength);
+        _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => new BlockTrainer<T>(c, rope, sequenceLength, l)).ToArray();
+        if (parameters.Mtp.Length > 0 && sequenceLength >= 3)
+            _mtpBlock = new BlockTrainer<T>(c, rope, sequenceLength - 1, parameters.Mtp[0].Layer);
+        ExpertLoad = Enumerable.Range(0, c.NumHiddenLayers + c.NumNextNPredictLayers).Select(l => c.IsMoeLayer(l) ? new int[c.NRoutedExperts] : null).ToArray();
+    }
+
+    /// <summary>The parameters being trained.</summary>
+    public ModelParameters<T> Parameters => _p;
+
+    /// <summary>Tokens each expert received over the last batch, per layer (null for dense layers).</summary>
+    public int[]?[] ExpertLoad { get; }
+
+    /// <summary>
+    /// Runs the batch and accumulates ∂(L_main + λ·L_mtp)/∂θ into <paramref name="grads"/>. Every sequence must have
+    /// the length given at construction; ids must be in the vocabulary.
+    /// </summary>
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<int[]> batch, ModelParameters<T> grads, T mtpWeight)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(grads);
+        if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
+        foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
+        var scale = T.One / T.CreateChecked(batch.Count);
+        var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
+        T main = T.Zero, mtp = T.Zero;
+        foreach (var sequence in batch)
+        {
+            if (sequence.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Length} tokens; this model trains on {_tokens}", nameof(batch));
+            var (m, x) = Sequence(sequence, grads, scale, useMtp ? mtpWeight * scale : T.Zero);
+            main += m * scale;
+            mtp += x * scale;
+        }
+        return new BatchLoss<T>(main + mtpWeight * mtp, main, mtp);
+    }
+
+    /// <summary>One sequence: returns its (unscaled) main and MTP losses; gradients are scaled by the given weights.</summary>
+    private (T Main, T Mtp) Sequence(int[] tokens, ModelParameters<T> g, T mainScale, T mtpScale)
+    {
+        var c = _p.Config;
+        int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
+        var eps = T.CreateChecked(c.RmsNormEps);
+        var head = _p.Head ?? _p.Embed;
+        var dHead = g.Head ?? g.Embed;
+
+        var x = new T[t * h];                                           // (T, hidden) residual stream
+        EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
+        foreach (var b in _blocks)
+        {
+            b.Forward(_p.Blocks[b.Layer], x, _p.RouterBias[b.Layer]);
+            Accumulate(b);
+        }
+        var xFinal = (T[])x.Clone();
+        var hn = new T[t * h];
+        var rstdN = new T[t];
+        RmsNormOp.Forward<T>(x, _p.Norm, eps, hn, rstdN, t, h);
+        var logits = new T[t * vocab];
+        LinearOp.Forward<T>(hn, head, [], logits, t, h, vocab);
+        var targets = new int[t];
+        for (var i = 0; i < t; i++) targets[i] = i + 1 < t ? tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
+        var dLogits = new T[logits.Length];
+        var mainLoss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
+        for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= mainScale;
+
+        var dhn = new T[hn.Length];
+        LinearOp.Backward<T>(dLogits, hn, head, dhn, dHead, [], t, h, vocab);
+        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(tokens, hn, dhn, g, mtpScale);
+
+        var dx = new T[x.Length];
+        RmsNormOp.Backward<T>(dhn, xFinal, _p.Norm, rstdN, dx, g.Norm, t, h);
+        for (var i = _blocks.Length - 1; i >= 0; i--) _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i]);
+        EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
+        return (mainLoss, mtpLoss);
+    }
+
+    /// <summary>MTP over positions 0 … T−2: input t_{i+1} and hn_i, target t_{i+2} (the last position has none).</summary>
+    private T MtpForwardBackward(int[] tokens, T[] hn, T[] dhn, ModelParameters<T> g, T scale)
+    {
+        var c = _p.Config;
+        int n = _tokens - 1, h = c.HiddenSize, vocab = c.VocabSize;
+        var eps = T.CreateChecked(c.RmsNormEps);
+        var m = _p.Mtp[0];
+        var gm = g.Mtp[0];
+        var embed = m.Embed ?? _p.Embed;
+        var head = m.Head ?? _p.Head ?? _p.Embed;
+
+        var next = tokens[1..];
+        var e = new T[n * h];
+        EmbeddingOp.Forward<T>(next, embed, e, h);
+        var cat = new T[n * 2 * h];                                     // (n, 2·hidden) = [enorm(e) | hnorm(hn)]
+        var en = new T[n * h];
+        var hh = new T[n * h];
+        var rstdE = new T[n];
+        var rstdH = new T[n];
+        RmsNormOp.Forward<T>(e, m.ENorm, eps, en, rstdE, n, h);
+        RmsNormOp.Forward<T>(hn.AsSpan(0, n * h), m.HNorm, eps, hh, rstdH, n, h);
+        for (var i = 0; i < n; i++)
+        {
+            en.AsSpan(i * h, h).CopyTo(cat.AsSpan(i * 2 * h, h));
+            hh.AsSpan(i * h, h).CopyTo(cat.AsSpan(i * 2 * h + h, h));
+        }
+        var x = new T[n * h];
+        LinearOp.Forward<T>(cat, m.EhProj, [], x, n, 2 * h, h);
+        _mtpBlock!.Forward(m.Block, x, _p.RouterBias[m.Layer]);
+        Accumulate(_mtpBlock);
+        var xOut = (T[])x.Clone();
+        var hm = new T[n * h];
+        var rstdM = new T[n];
+        RmsNormOp.Forward<T>(x, m.HeadNorm, eps, hm, rstdM, n, h);
+        var logits = new T[n * vocab];
+        LinearOp.Forward<T>(hm, head, [], logits, n, h, vocab);
+        var targets = new int[n];
+        for (var i = 0; i < n; i++) targets[i] = i + 2 < _tokens ? tokens[i + 2] : CrossEntropyOp.IgnoreIndex;
+        var dLogits = new T[logits.Length];
+        var loss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
+        for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= scale;
+
+        var dhm = new T[hm.Length];
+        LinearOp.Backward<T>(dLogits, hm, head, dhm, gm.Head ?? g.Head ?? g.Embed, [], n, h, vocab);
+        var dx = new T[x.Length];
+        RmsNormOp.Backward<T>(dhm, xOut, m.HeadNorm, rstdM, dx, gm.HeadNorm, n, h);
+        _mtpBlock.Backward(m.Block, dx, gm.Block);
+        var dcat = new T[cat.Length];
+        LinearOp.Backward<T>(dx, cat, m.EhProj, dcat, gm.EhProj, [], n, 2 * h, h);
+        var den = new T[n * h];
+        var dhh = new T[n * h];
+        for (var i = 0; i < n; i++)
+        {
+            dcat.AsSpan(i * 2 * h, h).CopyTo(den.AsSpan(i * h, h));
+            dcat.AsSpan(i * 2 * h + h, h).CopyTo(dhh.AsSpan(i * h, h));
+        }
+        var de = new T[e.Length];
+        RmsNormOp.Backward<T>(den, e, m.ENorm, rstdE, de, gm.ENorm, n, h);
+        EmbeddingOp.Backward<T>(next, de, gm.Embed ?? g.Embed, h);
+        RmsNormOp.Backward<T>(dhh, hn.AsSpan(0, n * h), m.HNorm, rstdH, dhn.AsSpan(0, n * h), gm.HNorm, n, h);
+        return loss;
+    }
+
+    private void Accumulate(BlockTrainer<T> block)
+    {
+        if (block.Load is not { } load || ExpertLoad[block.Layer] is not { } total) return;
+        for (var e = 0; e < load.Length; e++) total[e] += load[e];
+    }
+}
