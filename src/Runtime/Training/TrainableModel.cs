@@ -4,10 +4,28 @@ using DeepSeek.Runtime.Training.Ops;
 
 namespace DeepSeek.Runtime.Training;
 
+/// <summary>One training sequence: its tokens and which next-token predictions count toward the loss.</summary>
+/// <param name="Tokens">Token ids (positions 0 … T−1).</param>
+/// <param name="LossMask">
+/// LossMask[t] says whether predicting Tokens[t+1] at position t counts (length ≥ T−1); null counts every position.
+/// SFT on chat data masks everything but the assistant's tokens; padding is masked too.
+/// </param>
+public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null)
+{
+    /// <summary>Whether position <paramref name="t"/>'s prediction of token t+1 counts.</summary>
+    public bool Counts(int t) => t + 1 < Tokens.Length && (LossMask is null || LossMask[t]);
+
+    /// <summary>Counted next-token predictions.</summary>
+    public int CountedPositions => Enumerable.Range(0, Tokens.Length).Count(Counts);
+
+    /// <summary>Counted MTP predictions (position t predicts token t+2; counted when the t+1 prediction is).</summary>
+    public int CountedMtpPositions => Enumerable.Range(0, Tokens.Length - 1).Count(t => t + 2 < Tokens.Length && Counts(t + 1));
+}
+
 /// <summary>Losses of one batch.</summary>
 /// <param name="Total">L_main + λ·L_mtp, what the gradients are of.</param>
-/// <param name="Main">Mean next-token cross-entropy over all B×(T−1) positions.</param>
-/// <param name="Mtp">Mean MTP cross-entropy over B×(T−2) positions (0 without MTP or with λ = 0).</param>
+/// <param name="Main">Mean next-token cross-entropy over the batch's counted positions (all B×(T−1) without masks).</param>
+/// <param name="Mtp">Mean MTP cross-entropy over the batch's counted positions (B×(T−2) without masks; 0 without MTP or with λ = 0).</param>
 public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp);
 
 /// <summary>
@@ -44,31 +62,41 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     public int[]?[] ExpertLoad { get; }
 
     /// <summary>
-    /// Runs the batch and accumulates ∂(L_main + λ·L_mtp)/∂θ into <paramref name="grads"/>. Every sequence must have
-    /// the length given at construction; ids must be in the vocabulary.
+    /// Runs the batch and accumulates ∂(L_main + λ·L_mtp)/∂θ into <paramref name="grads"/>; each loss is the mean over
+    /// the counted positions of the whole batch. Sequences must have the length given at construction.
     /// </summary>
-    public BatchLoss<T> ForwardBackward(IReadOnlyList<int[]> batch, ModelParameters<T> grads, T mtpWeight)
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(grads);
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
-        var scale = T.One / T.CreateChecked(batch.Count);
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
+        var counted = batch.Sum(s => s.CountedPositions);
+        var countedMtp = useMtp ? batch.Sum(s => s.CountedMtpPositions) : 0;
         T main = T.Zero, mtp = T.Zero;
         foreach (var sequence in batch)
         {
-            if (sequence.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Length} tokens; this model trains on {_tokens}", nameof(batch));
-            var (m, x) = Sequence(sequence, grads, scale, useMtp ? mtpWeight * scale : T.Zero);
-            main += m * scale;
-            mtp += x * scale;
+            if (sequence.Tokens.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Tokens.Length} tokens; this model trains on {_tokens}", nameof(batch));
+            // Each sequence's cross-entropy is a mean over its own counted rows; weighting it by its share of the
+            // batch's rows makes the sum the batch mean.
+            var mainShare = counted == 0 ? T.Zero : T.CreateChecked(sequence.CountedPositions) / T.CreateChecked(counted);
+            var mtpShare = countedMtp == 0 ? T.Zero : T.CreateChecked(sequence.CountedMtpPositions) / T.CreateChecked(countedMtp);
+            var (m, x) = Sequence(sequence, grads, mainShare, mtpWeight * mtpShare);
+            main += m * mainShare;
+            mtp += x * mtpShare;
         }
         return new BatchLoss<T>(main + mtpWeight * mtp, main, mtp);
     }
 
+    /// <summary>Unmasked sequences: the loss is the mean over all B×(T−1) positions.</summary>
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<int[]> batch, ModelParameters<T> grads, T mtpWeight) =>
+        ForwardBackward(batch.Select(t => new TrainingSequence(t)).ToList(), grads, mtpWeight);
+
     /// <summary>One sequence: returns its (unscaled) main and MTP losses; gradients are scaled by the given weights.</summary>
-    private (T Main, T Mtp) Sequence(int[] tokens, ModelParameters<T> g, T mainScale, T mtpScale)
+    private (T Main, T Mtp) Sequence(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale)
     {
+        var tokens = sequence.Tokens;
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
         var eps = T.CreateChecked(c.RmsNormEps);
@@ -89,14 +117,14 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var logits = new T[t * vocab];
         LinearOp.Forward<T>(hn, head, [], logits, t, h, vocab);
         var targets = new int[t];
-        for (var i = 0; i < t; i++) targets[i] = i + 1 < t ? tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
+        for (var i = 0; i < t; i++) targets[i] = sequence.Counts(i) ? tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
         var dLogits = new T[logits.Length];
         var mainLoss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= mainScale;
 
         var dhn = new T[hn.Length];
         LinearOp.Backward<T>(dLogits, hn, head, dhn, dHead, [], t, h, vocab);
-        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(tokens, hn, dhn, g, mtpScale);
+        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(sequence, hn, dhn, g, mtpScale);
 
         var dx = new T[x.Length];
         RmsNormOp.Backward<T>(dhn, xFinal, _p.Norm, rstdN, dx, g.Norm, t, h);
@@ -106,8 +134,9 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     }
 
     /// <summary>MTP over positions 0 … T−2: input t_{i+1} and hn_i, target t_{i+2} (the last position has none).</summary>
-    private T MtpForwardBackward(int[] tokens, T[] hn, T[] dhn, ModelParameters<T> g, T scale)
+    private T MtpForwardBackward(TrainingSequence sequence, T[] hn, T[] dhn, ModelParameters<T> g, T scale)
     {
+        var tokens = sequence.Tokens;
         var c = _p.Config;
         int n = _tokens - 1, h = c.HiddenSize, vocab = c.VocabSize;
         var eps = T.CreateChecked(c.RmsNormEps);
@@ -142,7 +171,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var logits = new T[n * vocab];
         LinearOp.Forward<T>(hm, head, [], logits, n, h, vocab);
         var targets = new int[n];
-        for (var i = 0; i < n; i++) targets[i] = i + 2 < _tokens ? tokens[i + 2] : CrossEntropyOp.IgnoreIndex;
+        for (var i = 0; i < n; i++) targets[i] = i + 2 < _tokens && sequence.Counts(i + 1) ? tokens[i + 2] : CrossEntropyOp.IgnoreIndex;
         var dLogits = new T[logits.Length];
         var loss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= scale;

@@ -68,3 +68,47 @@ public class TrainableModelGradientTests
         if (deepSeek) Assert.Contains(analytic["model.layers.2.eh_proj.weight"], v => Math.Abs(v) > 1e-4);
     }
 }
+
+public class MaskedLossTests
+{
+    [Fact]
+    public void Masked_batch_loss_is_the_mean_over_counted_positions_and_its_gradient_checks()
+    {
+        var config = ModelConfig.Parse(ConfigFixtures.R1DistillQwen) with
+        {
+            VocabSize = 16, HiddenSize = 8, IntermediateSize = 12, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 4,
+            BosTokenId = 0, EosTokenIds = [1],
+        };
+        var rng = new Random(8);
+        var p = ModelParameters<double>.Zeros(config);
+        foreach (var (name, values) in p.Tensors())
+            for (var i = 0; i < values.Length; i++) values[i] = name.Contains("norm", StringComparison.Ordinal) ? 1 : rng.NextDouble() - 0.5;
+        int[] a = [0, 5, 9, 3, 14, 2], b = [0, 11, 4, 4, 8, 15];
+        var masked = new[] { new TrainingSequence(a, [false, false, true, true, true]), new TrainingSequence(b, [false, true, false, false, false]) };
+        var model = new TrainableModel<double>(p, 6);
+
+        // Reference value: per-position losses from unmasked single-position masks, averaged over the 4 counted rows.
+        double Single(int[] tokens, int position)
+        {
+            var mask = new bool[5];
+            mask[position] = true;
+            return model.ForwardBackward([new TrainingSequence(tokens, mask)], ModelParameters<double>.ZerosLike(p), 0).Main;
+        }
+        var expected = (Single(a, 2) + Single(a, 3) + Single(a, 4) + Single(b, 1)) / 4;
+        var grads = ModelParameters<double>.ZerosLike(p);
+        var loss = model.ForwardBackward(masked, grads, 0);
+        Assert.Equal(expected, loss.Main, 12);
+
+        var w = p["model.layers.0.self_attn.q_proj.weight"];
+        for (var i = 0; i < w.Length; i += 5)
+        {
+            var keep = w[i];
+            w[i] = keep + 1e-6;
+            var up = model.ForwardBackward(masked, ModelParameters<double>.ZerosLike(p), 0).Main;
+            w[i] = keep - 1e-6;
+            var down = model.ForwardBackward(masked, ModelParameters<double>.ZerosLike(p), 0).Main;
+            w[i] = keep;
+            Assert.Equal((up - down) / 2e-6, grads["model.layers.0.self_attn.q_proj.weight"][i], 6);
+        }
+    }
+}
