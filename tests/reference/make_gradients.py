@@ -354,8 +354,9 @@ def generate(name, spec):
             "not_differentiated": "the expert choice (top-k ids incl. e_score_correction_bias and group masking); "
                                   "e_score_correction_bias gets no gradient and is not listed; gradients reach mlp.gate.weight "
                                   "through the chosen experts' unbiased scores (normalised if norm_topk_prob, x routed_scaling_factor)",
-            "absent": ("grad.* is omitted for MTP tensors (dL_main/dW = 0); grad_mtp.* is omitted for " + (", ".join(untouched) or "nothing")
-                       + " (not reached by L_mtp)") if has_mtp else "no MTP",
+            "absent": ("grad.* is omitted for MTP tensors (dL_main/dW = 0); grad_mtp.* is omitted for "
+                       + (", ".join(untouched) + " (not reached by L_mtp)" if untouched else "no tensor (L_mtp reaches every tensor)"))
+                      if has_mtp else "no MTP",
             "tied": "tie_word_embeddings: the head is model.embed_tokens.weight, whose gradient sums the embedding and head uses" if cfg.tie_word_embeddings else None,
             "subset": None if full else ("only the representative tensors (the after_sgd.* list) are stored in grad.* and grad_mtp.* "
                                          "to keep the file small; the other gradients are not in this file"),
