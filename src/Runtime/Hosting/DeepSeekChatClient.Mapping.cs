@@ -8,6 +8,9 @@ namespace DeepSeek.Runtime.Hosting;
 
 public sealed partial class DeepSeekChatClient
 {
+    /// <summary>AI JSON defaults, unindented: arguments and results are rendered into prompts as compact JSON.</summary>
+    private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     /// <summary>Maps Microsoft.Extensions.AI messages and options to a <see cref="ChatModelRequest"/>.</summary>
     internal static ChatModelRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? options, SamplingOptions defaults)
     {
@@ -77,7 +80,7 @@ public sealed partial class DeepSeekChatClient
                 case TextContent t: text.Append(t.Text); break;
                 case TextReasoningContent r: reasoning.Append(r.Text); break;
                 case FunctionCallContent c:
-                    calls.Add(new Ours.ToolCall(c.Name, JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions), c.CallId));
+                    calls.Add(new Ours.ToolCall(c.Name, JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>(), CompactJson), c.CallId));
                     break;
                 case FunctionResultContent r:
                     output.Add(Ours.ChatMessage.Tool(ResultText(r), r.CallId));
@@ -104,7 +107,7 @@ public sealed partial class DeepSeekChatClient
         null => "",
         string s => s,
         JsonElement j => j.ValueKind == JsonValueKind.String ? j.GetString()! : j.GetRawText(),
-        var other => JsonSerializer.Serialize(other, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(object))),
+        var other => JsonSerializer.Serialize(other, CompactJson.GetTypeInfo(typeof(object))),
     };
 
     /// <summary>OpenAI's tool shape: <c>{"type":"function","function":{"name","description","parameters"}}</c>.</summary>
