@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using DeepSeek.Runtime.Generation;
 using Microsoft.Extensions.AI;
@@ -9,6 +10,9 @@ namespace DeepSeek.Runtime.Hosting;
 public sealed partial class DeepSeekChatClient
 {
     /// <summary>AI JSON defaults, unindented: arguments and results are rendered into prompts as compact JSON.</summary>
+    /// <summary>Prompts are text for the model: non-ASCII stays as written instead of \uXXXX escapes.</summary>
+    private static readonly JsonWriterOptions PromptJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
 
     /// <summary>Maps Microsoft.Extensions.AI messages and options to a <see cref="ChatModelRequest"/>.</summary>
@@ -106,15 +110,23 @@ public sealed partial class DeepSeekChatClient
         null when result.Exception is { } e => $"Error: {e.Message}",
         null => "",
         string s => s,
-        JsonElement j => j.ValueKind == JsonValueKind.String ? j.GetString()! : j.GetRawText(),
+        JsonElement j => j.ValueKind == JsonValueKind.String ? j.GetString()! : Compact(j),
         var other => JsonSerializer.Serialize(other, CompactJson.GetTypeInfo(typeof(object))),
     };
+
+    /// <summary>The element re-written without indentation (function results arrive indented from AI JSON defaults).</summary>
+    private static string Compact(JsonElement element)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, PromptJson)) element.WriteTo(w);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
 
     /// <summary>OpenAI's tool shape: <c>{"type":"function","function":{"name","description","parameters"}}</c>.</summary>
     private static string ToolJson(AIFunctionDeclaration function)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, PromptJson))
         {
             w.WriteStartObject();
             w.WriteString("type", "function");
