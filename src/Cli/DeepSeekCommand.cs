@@ -15,6 +15,7 @@ internal static class DeepSeekCommand
             SynthCommand.Create(),
             TokenizeCommand.Create(),
             GenerateCommand.Create(),
+            ChatCommand.Create(),
         };
         return root;
     }

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Generation;
+using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tokenization;
+using Microsoft.Extensions.Logging;
+
+namespace DeepSeek.Runtime.Hosting;
+
+/// <summary>
+/// A checkpoint folder loaded for chat on the CPU backend: <see cref="Checkpoint"/> (memory-mapped) + <see cref="WeightMap"/> +
+/// <see cref="Transformer"/> + <see cref="BpeTokenizer"/> + the chat format of <c>tokenizer_config.json</c>. Each admitted
+/// request runs its own <see cref="Generator"/> pass with its own KV cache (continuous batching across requests is future work).
+/// </summary>
+public sealed partial class DeepSeekChatModel : ChatModelBase
+{
+    private readonly Checkpoint _checkpoint;
+    private readonly CpuBackend _backend;
+    private readonly Generator _generator;
+
+    private DeepSeekChatModel(ChatModelInfo info, DeepSeekModelOptions options, Checkpoint checkpoint, CpuBackend backend, Generator generator,
+        ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
+        : base(info, options, loggerFactory, meterFactory)
+    {
+        _checkpoint = checkpoint;
+        _backend = backend;
+        _generator = generator;
+    }
+
+    /// <summary>Loads <paramref name="modelDirectory"/> with <paramref name="options"/> (its <see cref="DeepSeekModelOptions.ModelPath"/> is ignored).</summary>
+    /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is <c>cuda</c> (not available yet) or unknown.</exception>
+    /// <exception cref="CheckpointFormatException">A weight file is damaged.</exception>
+    /// <exception cref="ModelConfigException"><c>config.json</c> is invalid.</exception>
+    /// <exception cref="TokenizerFormatException"><c>tokenizer.json</c> is invalid.</exception>
+    /// <exception cref="ChatTemplateException"><c>tokenizer_config.json</c> has no supported chat template.</exception>
+    public static DeepSeekChatModel Load(string modelDirectory, DeepSeekModelOptions? options = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        options ??= new DeepSeekModelOptions();
+        var backendName = (options.Backend ?? "cpu").ToLowerInvariant();
+        if (backendName == "cuda")
+            throw new BackendNotSupportedException(backendName, "Backend 'cuda' is not available in this build yet (the GPU backend is a later issue); use Backend = \"cpu\".");
+        if (backendName != "cpu")
+            throw new BackendNotSupportedException(backendName, $"Backend '{options.Backend}' is unknown; use \"cpu\".");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
+
+        var clock = Stopwatch.StartNew();
+        var dir = Path.GetFullPath(modelDirectory);
+        var checkpoint = Checkpoint.Open(dir);
+        CpuBackend? backend = null;
+        try
+        {
+            var weights = WeightMap.Bind(checkpoint);
+            var config = checkpoint.Config;
+            var tokenizer = BpeTokenizer.FromDirectory(dir);
+            var format = ChatFormats.FromTokenizerConfig(dir);
+            var context = Math.Min(options.ContextLength, config.MaxPositionEmbeddings);
+            backend = new CpuBackend(options.Threads);
+            var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
+            var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
+            var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context);
+            var id = string.IsNullOrWhiteSpace(options.ModelId) ? Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)) : options.ModelId;
+            var info = new ChatModelInfo(id, config, context, tokenizer, format, backend.Name);
+            var model = new DeepSeekChatModel(info, options, checkpoint, backend, generator, loggerFactory, meterFactory);
+            LogLoaded(model.Logger, id, dir, config.NumHiddenLayers, context, format.Family, clock.Elapsed.TotalMilliseconds);
+            return model;
+        }
+        catch
+        {
+            backend?.Dispose();
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async IAsyncEnumerable<GeneratedTextToken> GenerateCoreAsync(IReadOnlyList<int> promptTokens, SamplingOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var t in _generator.GenerateAsync([new GenerationRequest(promptTokens, options)], cancellationToken: cancellationToken).ConfigureAwait(false))
+            yield return new GeneratedTextToken(t.TokenId, t.Text, t.Finish);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _backend.Dispose();
+            _checkpoint.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Loaded {Model} from {Directory}: {Layers} layers, {ContextLength}-token context, chat format {Format}, in {ElapsedMs:F0} ms")]
+    private static partial void LogLoaded(ILogger logger, string model, string directory, int layers, int contextLength, string format, double elapsedMs);
+}

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+
+namespace DeepSeek.Runtime.Hosting;
+
+/// <summary>
+/// Names under which the runtime publishes telemetry. With OpenTelemetry:
+/// <c>.WithMetrics(m =&gt; m.AddMeter(DeepSeekDiagnostics.MeterName))</c> and
+/// <c>.WithTracing(t =&gt; t.AddSource(DeepSeekDiagnostics.ActivitySourceName))</c> (both <c>"DeepSeek.Runtime"</c>).
+/// </summary>
+public static class DeepSeekDiagnostics
+{
+    /// <summary>Name of the <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "DeepSeek.Runtime";
+
+    /// <summary>Name of the <see cref="ActivitySource"/>; one activity (<c>chat MODEL</c>) per request.</summary>
+    public const string ActivitySourceName = "DeepSeek.Runtime";
+
+    /// <summary>Counter of generated tokens ({token}).</summary>
+    public const string TokensGenerated = "deepseek.tokens.generated";
+
+    /// <summary>Counter of prompt tokens ({token}).</summary>
+    public const string PromptTokens = "deepseek.tokens.prompt";
+
+    /// <summary>Counter of finished requests ({request}), tagged with <c>deepseek.finish_reason</c>.</summary>
+    public const string Requests = "deepseek.requests";
+
+    /// <summary>Histogram of time from request start (after queueing) to the first token (s).</summary>
+    public const string TimeToFirstToken = "deepseek.time_to_first_token";
+
+    /// <summary>Histogram of decode speed after the first token ({token}/s).</summary>
+    public const string DecodeTokensPerSecond = "deepseek.decode.tokens_per_second";
+
+    /// <summary>Observable gauge of requests waiting for a slot ({request}).</summary>
+    public const string QueueLength = "deepseek.queue.length";
+
+    /// <summary>Observable gauge of requests generating ({request}).</summary>
+    public const string ActiveRequests = "deepseek.requests.active";
+
+    /// <summary>Tag carrying the model id on every measurement.</summary>
+    public const string ModelTag = "gen_ai.request.model";
+
+    internal static readonly ActivitySource ActivitySource = new(ActivitySourceName, typeof(DeepSeekDiagnostics).Assembly.GetName().Version?.ToString());
+}

@@ -1,0 +1,35 @@
+namespace DeepSeek.Runtime.Hosting;
+
+/// <summary>
+/// How to load and serve one model; bound from configuration (section <c>DeepSeek</c> by convention) or set in code.
+/// Checked by <see cref="DeepSeekModelOptionsValidator"/>.
+/// </summary>
+public sealed class DeepSeekModelOptions
+{
+    /// <summary>Checkpoint folder (<c>config.json</c>, <c>*.safetensors</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>). Required.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Model id reported to clients; null = the folder's name.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Compute backend: <c>cpu</c> (default) or <c>cuda</c> (not available yet: loading fails with <see cref="BackendNotSupportedException"/>).</summary>
+    public string Backend { get; set; } = "cpu";
+
+    /// <summary>CPU threads; 0 = all cores.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Most tokens (prompt + generated) per request; capped to the config's <c>max_position_embeddings</c>.</summary>
+    public int ContextLength { get; set; } = 4096;
+
+    /// <summary>Requests that generate at the same time (each with its own KV cache); later ones queue.</summary>
+    public int MaxConcurrentSequences { get; set; } = 4;
+
+    /// <summary>Default sampling temperature (0 = greedy). DeepSeek recommend 0.6 for R1.</summary>
+    public double Temperature { get; set; } = 0.6;
+
+    /// <summary>Default nucleus-sampling threshold, in (0, 1].</summary>
+    public double TopP { get; set; } = 0.95;
+
+    /// <summary>Default output limit when a request sets none (capped to what is left of the context).</summary>
+    public int MaxOutputTokens { get; set; } = 2048;
+}
