@@ -6,6 +6,9 @@ namespace DeepSeek.Server.Protocol;
 /// <summary>Pieces shared by the <c>chat.completion</c> and <c>chat.completion.chunk</c> writers.</summary>
 internal static class ResponseJson
 {
+    /// <summary>M.E.AI's serializer settings (they know <see cref="JsonElement"/> and primitives) without its indentation.</summary>
+    private static readonly JsonSerializerOptions CompactJson = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     /// <summary>OpenAI's <c>finish_reason</c>; with none reported, <c>tool_calls</c> if the answer called a tool, else <c>stop</c>.</summary>
     public static string FinishReason(ChatFinishReason? reason, bool calledTools)
     {
@@ -50,7 +53,7 @@ internal static class ResponseJson
         json.WriteString("type", "function");
         json.WriteStartObject("function");
         json.WriteString("name", call.Name);
-        json.WriteString("arguments", call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions));
+        json.WriteString("arguments", call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, CompactJson));
         json.WriteEndObject();
         json.WriteEndObject();
     }
