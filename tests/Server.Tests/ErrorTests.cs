@@ -38,6 +38,21 @@ public class ErrorTests
     }
 
     [Fact]
+    public async Task Invalid_utf8_inside_a_string_is_400_not_500()
+    {
+        var model = ScriptedChatClient.Replying([new TextContent("never")]);
+        await using var app = await TestApp.StartAsync(model);
+        byte[] body = [.. Encoding.UTF8.GetBytes("""{"model":"deepseek-chat","messages":[{"role":"user","content":"a"""), 0xC3, 0x28, .. "\"}]}"u8];
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new ByteArrayContent(body) };
+
+        var (status, json) = await Http.SendAsync(app.CreateHttpClient(), request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Http.AssertError(json, "invalid_request_error", "invalid_json");
+        Assert.Empty(model.Calls);
+    }
+
+    [Fact]
     public async Task Prompt_over_the_context_is_400_context_length_exceeded_streaming_or_not()
     {
         var model = Throwing(new ContextLengthException("prompt of 5000 tokens plus 100 new tokens exceeds the 4096-token context", 5100, 4096));

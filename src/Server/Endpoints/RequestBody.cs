@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.Unicode;
 using DeepSeek.Server.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -27,6 +28,9 @@ internal static class RequestBody
         }
         if (buffer.WrittenCount == 0)
             throw OpenAIRequestException.Invalid("The request body is empty: send a JSON object.");
+        // JsonDocument accepts bad UTF-8 inside strings and only fails when the string is read; refuse it here.
+        if (!Utf8.IsValid(buffer.WrittenSpan))
+            throw OpenAIRequestException.Invalid("The request body is not valid UTF-8.", code: "invalid_json");
         try
         {
             return JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = 64 });
