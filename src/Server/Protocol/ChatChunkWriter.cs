@@ -37,10 +37,7 @@ internal sealed class ChatChunkWriter(string id, long created, string model)
                 case TextReasoningContent r when !string.IsNullOrEmpty(r.Text): (reasoning ??= new()).Append(r.Text); break;
                 case TextContent t when !string.IsNullOrEmpty(t.Text): (text ??= new()).Append(t.Text); break;
                 case FunctionCallContent c: (calls ??= []).Add(c); break;
-                case UsageContent u:
-                    if (Usage is null) Usage = u.Details;
-                    else Usage.Add(u.Details);
-                    break;
+                case UsageContent u: (Usage ??= new UsageDetails()).Add(u.Details); break;
             }
         }
         if (text is null && reasoning is null && calls is null) return null;

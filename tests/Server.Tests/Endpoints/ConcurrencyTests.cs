@@ -4,7 +4,7 @@ using Microsoft.Extensions.AI;
 using OpenAI.Chat;
 using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
 
-namespace DeepSeek.Server.Tests;
+namespace DeepSeek.Server.Tests.Endpoints;
 
 /// <summary>Independent concurrent requests, and client disconnects reaching the model as cancellation.</summary>
 public class ConcurrencyTests

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 
-namespace DeepSeek.Server.Tests;
+namespace DeepSeek.Server.Tests.Endpoints;
 
 /// <summary>The raw SSE stream: what the official client parses away (reasoning_content, chunk order, [DONE]).</summary>
 public class StreamingWireTests

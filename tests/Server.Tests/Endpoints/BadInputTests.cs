@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 
-namespace DeepSeek.Server.Tests;
+namespace DeepSeek.Server.Tests.Endpoints;
 
 /// <summary>
 /// Damaged bodies (every truncation, random bit flips) of a request that uses every field: each answer is a 200

@@ -3,7 +3,7 @@ using Microsoft.Extensions.AI;
 using OpenAI.Chat;
 using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
 
-namespace DeepSeek.Server.Tests;
+namespace DeepSeek.Server.Tests.Endpoints;
 
 /// <summary>The official OpenAI client against the server, with a scripted model behind it.</summary>
 public class ChatCompletionsTests

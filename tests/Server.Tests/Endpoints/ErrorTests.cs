@@ -3,7 +3,7 @@ using System.Text;
 using DeepSeek.Runtime.Generation;
 using Microsoft.Extensions.AI;
 
-namespace DeepSeek.Server.Tests;
+namespace DeepSeek.Server.Tests.Endpoints;
 
 /// <summary>Every refusal is a 4xx/5xx with OpenAI's <c>{"error":{message,type,param,code}}</c> body.</summary>
 public class ErrorTests
