@@ -11,7 +11,7 @@ namespace Microsoft.AspNetCore.Builder;
 public static class OpenAIEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>POST {prefix}/chat/completions</c>, <c>GET {prefix}/models</c>, <c>GET {prefix}/models/{id}</c>, an
+    /// Maps <c>POST {prefix}/chat/completions</c>, <c>POST {prefix}/completions</c> (needs an <c>IChatModel</c> under the same key), <c>GET {prefix}/models</c>, <c>GET {prefix}/models/{id}</c>, an
     /// OpenAI-shaped 404 for any other path under <paramref name="prefix"/>, and <c>GET /health</c> (no API key).
     /// Requires <see cref="OpenAIServerServiceCollectionExtensions.AddOpenAIServer"/>; the options are checked here,
     /// so a server that cannot work fails at start-up rather than on its first request.
@@ -30,6 +30,7 @@ public static class OpenAIEndpointRouteBuilderExtensions
 
         var api = endpoints.MapGroup(prefix);
         api.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        api.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         api.MapGet("/models", ModelsEndpoint.ListAsync);
         api.MapGet("/models/{id}", ModelsEndpoint.GetAsync);
         api.Map("/{**path}", ModelsEndpoint.NotFoundAsync);

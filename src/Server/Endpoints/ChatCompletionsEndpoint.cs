@@ -73,7 +73,7 @@ internal static class ChatCompletionsEndpoint
     }
 
     /// <summary>Client mistakes become 4xx in OpenAI's shape; anything else is logged and answered 500.</summary>
-    private static async Task FailAsync(HttpContext context, Exception e)
+    internal static async Task FailAsync(HttpContext context, Exception e)
     {
         var error = e switch
         {
@@ -111,5 +111,5 @@ internal static class ChatCompletionsEndpoint
         }
     }
 
-    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    internal static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 }

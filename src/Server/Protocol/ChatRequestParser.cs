@@ -57,7 +57,7 @@ internal static partial class ChatRequestParser
         return (current ?? legacy) is { } n ? (int)Math.Min(n, int.MaxValue) : null;
     }
 
-    private static List<string>? Stop(JsonElement body)
+    internal static List<string>? Stop(JsonElement body)
     {
         if (!TryGet(body, "stop", out var stop)) return null;
         if (stop.ValueKind == JsonValueKind.String) return stop.GetString() is { Length: > 0 } s ? [s] : null;
