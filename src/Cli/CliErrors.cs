@@ -1,6 +1,8 @@
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Generation;
+using DeepSeek.Runtime.Hosting;
 using DeepSeek.Runtime.Tokenization;
+using Microsoft.Extensions.Options;
 
 namespace DeepSeek.Cli;
 
@@ -14,13 +16,25 @@ internal static class CliErrors
         {
             return body();
         }
-        catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or TokenizerFormatException or ContextLengthException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (TryReport(error, verbose, e))
         {
-            // ArgumentException appends "(Parameter 'x')": noise for a command-line user.
-            var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
-            error.WriteLine($"error: {message}");
-            if (verbose) error.WriteLine(e.ToString());
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Prints a known failure (bad input: checkpoint, config, tokenizer, context, options, arguments, files) as one
+    /// <c>error:</c> line and returns true; returns false for anything else, which is a bug and should surface whole.
+    /// </summary>
+    public static bool TryReport(TextWriter error, bool verbose, Exception e)
+    {
+        if (e is not (CheckpointFormatException or ModelConfigException or TokenizerFormatException or ChatTemplateException or ContextLengthException
+            or BackendNotSupportedException or OptionsValidationException or IOException or UnauthorizedAccessException or ArgumentException))
+            return false;
+        // ArgumentException appends "(Parameter 'x')": noise for a command-line user.
+        var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+        error.WriteLine($"error: {message}");
+        if (verbose) error.WriteLine(e.ToString());
+        return true;
     }
 }

@@ -15,13 +15,14 @@ internal static class DeepSeekCommand
             SynthCommand.Create(),
             TokenizeCommand.Create(),
             GenerateCommand.Create(),
+            ServeCommand.Create(),
             ChatCommand.Create(),
         };
         return root;
     }
 
     /// <summary>Parses <paramref name="args"/> and runs the chosen command; returns the process exit code.</summary>
-    public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         var config = new InvocationConfiguration
         {
@@ -35,6 +36,6 @@ internal static class DeepSeekCommand
             config.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see --help)");
             return Task.FromResult(1);
         }
-        return parsed.InvokeAsync(config);
+        return parsed.InvokeAsync(config, cancellationToken);
     }
 }

@@ -82,7 +82,7 @@ internal static class GenerateCommand
 
             var vocab = transformer.VocabSize;
             var rows = parse.GetValue(dumpLogits) is null ? null : new List<float[]>();
-            var generator = new Generator(transformer, tokenizer is null ? null : () => new TokenizerText(tokenizer), EosIds(config, tokenizer), contextLength);
+            var generator = new Generator(transformer, tokenizer is null ? null : () => new TokenizerText(tokenizer), EosIds(config, tokenizer), contextLength, tokenizer?.VocabSize);
             var generated = new List<int>();
             var text = new StringBuilder();
             var asJson = parse.GetValue(json);

@@ -19,13 +19,17 @@ public sealed class Generator
     /// <summary>
     /// Creates a generator. <paramref name="textDecoder"/> enables text output and stop strings;
     /// <paramref name="eosTokenIds"/> always stop (defaults to the config's <c>eos_token_id</c>).
+    /// <paramref name="sampleableTokens"/> limits sampling to ids below it: checkpoints pad <c>vocab_size</c> past the
+    /// tokenizer (V3: 129,280 rows for 128,815 tokens), and an id no tokenizer can decode must never be produced.
     /// </summary>
-    public Generator(Transformer model, Func<ITokenTextDecoder>? textDecoder = null, IEnumerable<int>? eosTokenIds = null, int? contextLength = null)
+    public Generator(Transformer model, Func<ITokenTextDecoder>? textDecoder = null, IEnumerable<int>? eosTokenIds = null, int? contextLength = null, int? sampleableTokens = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _textDecoder = textDecoder;
         _eos = [.. eosTokenIds ?? model.Config.EosTokenIds];
         ContextLength = contextLength ?? model.MaxPositions;
+        SampleableTokens = Math.Min(sampleableTokens ?? model.VocabSize, model.VocabSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(SampleableTokens, 1, nameof(sampleableTokens));
         ArgumentOutOfRangeException.ThrowIfLessThan(ContextLength, 2);
         if (ContextLength > model.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(contextLength), $"context {ContextLength} exceeds the model instance's {model.MaxPositions} positions");
@@ -33,6 +37,9 @@ public sealed class Generator
 
     /// <summary>Most tokens (prompt + generated) a sequence may hold.</summary>
     public int ContextLength { get; }
+
+    /// <summary>Ids at or above this are never sampled (the tokenizer's size when it is smaller than the model's vocabulary).</summary>
+    public int SampleableTokens { get; }
 
     /// <summary>Generates one sequence to the end and returns everything at once.</summary>
     public GenerationResult Complete(IReadOnlyList<int> prompt, SamplingOptions options, CancellationToken cancellationToken = default)
@@ -91,7 +98,7 @@ public sealed class Generator
                 throw new ContextLengthException(
                     $"request {s}: prompt of {prompt.Count} tokens{(options.MaxTokens is { } m ? $" plus {m} new tokens" : "")} exceeds the {ContextLength}-token context",
                     wanted, ContextLength);
-            states[s] = new SequenceState(prompt, options, vocab, ContextLength, _eos, _textDecoder?.Invoke());
+            states[s] = new SequenceState(prompt, options, vocab, ContextLength, SampleableTokens, _eos, _textDecoder?.Invoke());
         }
         return states;
     }
@@ -146,7 +153,7 @@ public sealed class Generator
     }
 
     /// <summary>Per-sequence sampling and stop state.</summary>
-    private sealed class SequenceState(IReadOnlyList<int> prompt, SamplingOptions options, int vocab, int context, int[] eos, ITokenTextDecoder? decoder)
+    private sealed class SequenceState(IReadOnlyList<int> prompt, SamplingOptions options, int vocab, int context, int sampleable, int[] eos, ITokenTextDecoder? decoder)
     {
         private readonly Sampler _sampler = new(options, vocab);
         private readonly TokenHistory _history = CreateHistory(prompt, vocab, context);
@@ -169,6 +176,7 @@ public sealed class Generator
 
         public GeneratedToken Pick(Span<float> logits, int sequence)
         {
+            logits[sampleable..].Fill(float.NegativeInfinity);
             var id = _sampler.Sample(logits, _history);
             _history.AddGenerated(id);
             var finish = _stop.Check(id, _history.GeneratedCount);

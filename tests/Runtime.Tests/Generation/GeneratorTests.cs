@@ -160,3 +160,21 @@ public sealed class GeneratorTests : IDisposable
         public string Flush() => "";
     }
 }
+
+public sealed class GeneratorVocabularyTests
+{
+    [Fact]
+    public void Ids_beyond_the_tokenizer_are_never_sampled()
+    {
+        // tiny-v3 has 256 logits; pretend the tokenizer knows only the first 40 ids.
+        using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
+        using var backend = new CpuBackend();
+        var model = new Transformer(backend, WeightMap.Bind(checkpoint), 64);
+        var generator = new Generator(model, eosTokenIds: [], sampleableTokens: 40);
+        var options = new SamplingOptions { Temperature = 5, Seed = 3, MaxTokens = 20 };   // very flat: would hit high ids often
+        var result = generator.Complete([0, 100, 200, 150], options);
+        Assert.Equal(20, result.Tokens.Count);
+        Assert.All(result.Tokens, id => Assert.InRange(id, 0, 39));
+        Assert.Contains(new Generator(model, eosTokenIds: []).Complete([0, 100, 200, 150], options).Tokens, id => id >= 40);
+    }
+}

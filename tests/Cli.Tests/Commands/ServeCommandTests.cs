@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using DeepSeek.Runtime.Tests;
+using DeepSeek.Runtime.Tests.Hosting;
+
+namespace DeepSeek.Cli.Tests.Commands;
+
+/// <summary>`deepseek serve` on a real socket: health, a chat completion with an API key, and shutdown on cancellation.</summary>
+public sealed class ServeCommandTests(TinyChatModelFixture fixture) : IClassFixture<TinyChatModelFixture>
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Serves_chat_completions_until_cancelled()
+    {
+        var url = $"http://127.0.0.1:{FreePort()}";
+        using var cts = new CancellationTokenSource();
+        var server = CliRun.RunAsync(["serve", "--model", fixture.ModelPath, "--urls", url, "--api-key", "k1", "--context", "256", "--threads", "1"], cts.Token);
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
+
+        // Wait (bounded) for the listener; the model loads before it opens.
+        HttpResponseMessage? health = null;
+        for (var i = 0; i < 300 && health is null; i++)
+        {
+            try { health = await http.GetAsync("/health"); }
+            catch (HttpRequestException) { await Task.Delay(100); }
+            Assert.False(server.IsCompleted, "serve exited early: " + (server.IsCompleted ? (await server).Err : ""));
+        }
+        Assert.NotNull(health);
+        Assert.Equal(HttpStatusCode.OK, health!.StatusCode);
+
+        var body = new { model = "tiny-chat", messages = new[] { new { role = "user", content = "Hi" } }, max_tokens = 4, temperature = 0 };
+        using (var denied = await http.PostAsJsonAsync("/v1/chat/completions", body))
+            Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", "k1");
+        using (var ok = await http.PostAsJsonAsync("/v1/chat/completions", body))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            using var doc = JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
+            Assert.Equal("chat.completion", doc.RootElement.GetProperty("object").GetString());
+            Assert.InRange(doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 4);
+        }
+
+        cts.Cancel();
+        var (exit, output, _) = await server;
+        Assert.Equal(0, exit);
+        Assert.Contains("serving 'tiny-chat'", output);
+    }
+
+    [Fact]
+    public async Task A_bad_model_path_fails_at_start_with_one_line()
+    {
+        using var dir = new TempDir();
+        var (exit, _, error) = await CliRun.RunAsync("serve", "--model", dir.File("missing"), "--urls", $"http://127.0.0.1:{FreePort()}");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains("ModelPath", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+}
