@@ -28,7 +28,7 @@ internal static class CliErrors
     /// </summary>
     public static bool TryReport(TextWriter error, bool verbose, Exception e)
     {
-        if (e is not (CheckpointFormatException or ModelConfigException or TokenizerFormatException or ChatTemplateException or ContextLengthException
+        if (e is not (CheckpointFormatException or ModelConfigException or DeepSeek.Runtime.Training.Sft.TrainingDataException or TokenizerFormatException or ChatTemplateException or ContextLengthException
             or BackendNotSupportedException or OptionsValidationException or IOException or UnauthorizedAccessException or ArgumentException))
             return false;
         // ArgumentException appends "(Parameter 'x')": noise for a command-line user.

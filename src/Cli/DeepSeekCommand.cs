@@ -16,6 +16,7 @@ internal static class DeepSeekCommand
             TokenizeCommand.Create(),
             GenerateCommand.Create(),
             ServeCommand.Create(),
+            TrainCommand.Create(),
             ChatCommand.Create(),
         };
         return root;

@@ -20,7 +20,9 @@ public sealed partial class BpeTokenizer
 
     /// <summary>
     /// Encodes <paramref name="text"/> exactly as given: added/special-token text is recognised as its token.
-    /// With <paramref name="addSpecialTokens"/>, the post-processor's template (e.g. BOS) is applied, as HF does.
+    /// With <paramref name="addSpecialTokens"/>, the post-processor's template is applied and, when
+    /// <c>tokenizer_config.json</c> sets <c>add_bos_token</c> (DeepSeek's <c>LlamaTokenizerFast</c>), BOS is prepended
+    /// unless the template already put it there — what <c>transformers</c> gives for <c>tokenizer(text)</c>.
     /// Never throws for any string: lone surrogates are encoded as U+FFFD.
     /// </summary>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)
@@ -35,14 +37,18 @@ public sealed partial class BpeTokenizer
     public void EncodeTo(ReadOnlySpan<char> text, List<int> ids, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(ids);
+        var start = ids.Count;
         if (!addSpecialTokens || _postProcessor is null)
         {
             EncodeCore(Sanitize(text), ids);
-            return;
         }
-        var body = new List<int>(text.Length / 3 + 4);
-        EncodeCore(Sanitize(text), body);
-        ids.AddRange(_postProcessor.Apply(body));
+        else
+        {
+            var body = new List<int>(text.Length / 3 + 4);
+            EncodeCore(Sanitize(text), body);
+            ids.AddRange(_postProcessor.Apply(body));
+        }
+        if (addSpecialTokens && AddBosToken && BosTokenId is { } bos && (ids.Count == start || ids[start] != bos)) ids.Insert(start, bos);
     }
 
     /// <summary>The number of ids <see cref="Encode(string, bool)"/> gives for <paramref name="text"/> (no special tokens added).</summary>

@@ -11,9 +11,11 @@ public class BpeTokenizerApiTests
     public void Vocabulary_and_special_tokens_of_deepseek_v3()
     {
         Assert.Equal(128815, DeepSeek.VocabSize);
-        Assert.Equal(0, DeepSeek.BosTokenId);
-        Assert.Equal(1, DeepSeek.EosTokenId);
-        Assert.True(DeepSeek.AddBosToken);
+        var folder = BpeTokenizer.FromDirectory(TokenizerTestData.Dir("deepseek-v3"));   // tokenizer_config.json names BOS/EOS
+        Assert.Equal(0, folder.BosTokenId);
+        Assert.Equal(1, folder.EosTokenId);
+        Assert.True(folder.AddBosToken);
+        Assert.Null(DeepSeek.BosTokenId);
         Assert.Equal(0, DeepSeek.TokenToId("<｜begin▁of▁sentence｜>"));
         Assert.Equal("<｜tool▁calls▁begin｜>", DeepSeek.IdToToken(DeepSeek.TokenToId("<｜tool▁calls▁begin｜>")!.Value));
         Assert.True(DeepSeek.IsSpecialToken(1));

@@ -19,8 +19,10 @@ public static class TokenizerTestData
         throw new DirectoryNotFoundException("tests/TestData/tokenizers not found above the test binaries");
     });
 
-    private static readonly Lazy<BpeTokenizer> DeepSeek = new(() => BpeTokenizer.FromDirectory(Dir("deepseek-v3")));
-    private static readonly Lazy<BpeTokenizer> Qwen = new(() => BpeTokenizer.FromDirectory(Dir("qwen2.5")));
+    // The reference vectors are the Rust library's output, which reads tokenizer.json alone (no add_bos_token from
+    // tokenizer_config.json), so the tokenizers they check are loaded the same way.
+    private static readonly Lazy<BpeTokenizer> DeepSeek = new(() => BpeTokenizer.Load(Path.Combine(Dir("deepseek-v3"), "tokenizer.json")));
+    private static readonly Lazy<BpeTokenizer> Qwen = new(() => BpeTokenizer.Load(Path.Combine(Dir("qwen2.5"), "tokenizer.json")));
 
     public static string Dir(string name) => Path.Combine(Root.Value, name);
 

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Tensors;
+using DeepSeek.Runtime.Tokenization;
+using DeepSeek.Runtime.Training;
+using DeepSeek.Runtime.Training.Sft;
+
+namespace DeepSeek.Cli.Commands;
+
+/// <summary>
+/// <c>deepseek train sft --model DIR --data FILE.jsonl --out DIR [--optimizer adamw|sgd] [--lr X] [--steps N] [--batch-size B]
+/// [--seq-len T] [--grad-accum K] [--max-grad-norm X] [--bias-update-speed G] [--mtp-weight L] [--save-dtype f32|bf16]
+/// [--shuffle] [--seed S]</c>: supervised fine-tuning into a Hugging Face checkpoint, with a loss plot beside it.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var train = new Command("train", "Fine-tune a model.");
+        train.Subcommands.Add(Sft());
+        return train;
+    }
+
+    private static Command Sft()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder to start from.", Required = true };
+        var data = new Option<FileInfo>("--data") { Description = "JSONL: {\"tokens\":[…]}, {\"text\":…}, {\"prompt\":…,\"completion\":…} or {\"messages\":[…]} per line.", Required = true };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the trained checkpoint.", Required = true };
+        var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd.", DefaultValueFactory = _ => "adamw" };
+        optimizer.AcceptOnlyFromAmong("adamw", "sgd");
+        var lr = new Option<double>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => 1e-4 };
+        var warmup = new Option<int>("--warmup-steps") { Description = "Linear warm-up steps." };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 100 };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per micro-batch.", DefaultValueFactory = _ => 8 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence (longer examples are cut, shorter padded and masked).", DefaultValueFactory = _ => 64 };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per step.", DefaultValueFactory = _ => 1 };
+        var clip = new Option<double>("--max-grad-norm") { Description = "Global gradient-norm clip (0 = off).", DefaultValueFactory = _ => 1.0 };
+        var biasSpeed = new Option<float>("--bias-update-speed") { Description = "γ of the aux-loss-free router-bias update (0 = off).", DefaultValueFactory = _ => 0.001f };
+        var mtp = new Option<double>("--mtp-weight") { Description = "λ of the MTP loss (0 = off).", DefaultValueFactory = _ => 0.3 };
+        var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
+        saveDtype.AcceptOnlyFromAmong("f32", "bf16");
+        var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the shuffle.", DefaultValueFactory = _ => 1 };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var command = new Command("sft", "Supervised fine-tuning.")
+        {
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, verbose,
+        };
+        command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
+        {
+            var o = parse.InvocationConfiguration.Output;
+            var dir = parse.GetRequiredValue(model).FullName;
+            using var checkpoint = Checkpoint.Open(dir);
+            var parameters = ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
+            var tokenizer = File.Exists(Path.Combine(dir, "tokenizer.json")) ? BpeTokenizer.FromDirectory(dir) : null;
+            var chat = File.Exists(Path.Combine(dir, "tokenizer_config.json")) ? TryChatFormat(dir) : null;
+            var length = parse.GetValue(seqLen);
+            var examples = SftDataset.Load(parse.GetRequiredValue(data).FullName, length, tokenizer, chat, checkpoint.Config.EosTokenIds.FirstOrDefault());
+            foreach (var e in examples)
+                foreach (var id in e.Tokens)
+                    if ((uint)id >= (uint)checkpoint.Config.VocabSize) throw new ArgumentException($"--data: token id {id} is outside the vocabulary [0, {checkpoint.Config.VocabSize})");
+
+            var options = new SftOptions
+            {
+                Optimizer = parse.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
+                LearningRate = parse.GetValue(lr),
+                WarmupSteps = parse.GetValue(warmup),
+                Steps = parse.GetValue(steps),
+                BatchSize = parse.GetValue(batch),
+                GradientAccumulation = parse.GetValue(accum),
+                MaxGradNorm = parse.GetValue(clip),
+                BiasUpdateSpeed = parse.GetValue(biasSpeed),
+                MtpWeight = parse.GetValue(mtp),
+                Shuffle = parse.GetValue(shuffle),
+                Seed = parse.GetValue(seed),
+            };
+            o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
+            var every = Math.Max(1, options.Steps / 50);
+            var progress = new Progress(p =>
+            {
+                if (p.Step % every == 0 || p.Step == p.Steps)
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"step {p.Step}/{p.Steps}  loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"));
+            });
+            var history = new SftTrainer(parameters, length, options).Train(examples, progress, ct);
+
+            var outDir = parse.GetRequiredValue(output).FullName;
+            TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            var series = new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history.Select(h => h.Loss).ToList() };
+            if (history.Any(h => h.MtpLoss > 0)) series["mtp loss"] = history.Select(h => h.MtpLoss).ToList();
+            AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(series, "SFT loss"));
+            var log = new StringBuilder();
+            foreach (var h in history) log.AppendLine(JsonSerializer.Serialize(new { step = h.Step, loss = h.Loss, main = h.MainLoss, mtp = h.MtpLoss, lr = h.LearningRate, grad_norm = h.GradNorm, tokens_per_second = h.TokensPerSecond }));
+            AtomicFile.WriteAllText(Path.Combine(outDir, "training_log.jsonl"), log.ToString());
+            o.WriteLine($"saved {outDir} (loss.svg, training_log.jsonl)");
+            return 0;
+        })));
+        return command;
+    }
+
+    private static IChatFormat? TryChatFormat(string dir)
+    {
+        try { return ChatFormats.FromTokenizerConfig(dir); }
+        catch (ChatTemplateException) { return null; }   // only chat-shaped data needs it; SftDataset says so if it does
+    }
+
+    /// <summary>Synchronous progress: lines appear in step order on the caller's writer.</summary>
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
