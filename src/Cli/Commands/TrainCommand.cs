@@ -44,10 +44,12 @@ internal static class TrainCommand
         saveDtype.AcceptOnlyFromAmong("f32", "bf16");
         var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the shuffle.", DefaultValueFactory = _ => 1 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options and data)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, saveEvery, resume, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -76,6 +78,8 @@ internal static class TrainCommand
                 MtpWeight = parse.GetValue(mtp),
                 Shuffle = parse.GetValue(shuffle),
                 Seed = parse.GetValue(seed),
+                CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),
+                CheckpointEvery = parse.GetValue(saveEvery),
             };
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var every = Math.Max(1, options.Steps / 50);
@@ -85,15 +89,25 @@ internal static class TrainCommand
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"step {p.Step}/{p.Steps}  loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"));
             });
-            var history = new SftTrainer(parameters, length, options).Train(examples, progress, ct);
+            SftTrainer trainer;
+            if (parse.GetValue(resume) && TrainingCheckpoint.Latest(options.CheckpointDirectory) is { } latest)
+            {
+                trainer = SftTrainer.Resume(latest, length, options, dir);
+                o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
+            }
+            else
+            {
+                trainer = new SftTrainer(parameters, length, options, dir);
+            }
+            trainer.Train(examples, progress, ct);
+            var history = TrainingCheckpoint.Load(TrainingCheckpoint.Latest(options.CheckpointDirectory)!).Losses;
+            parameters = trainer.Parameters;
 
             var outDir = parse.GetRequiredValue(output).FullName;
             TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
-            var series = new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history.Select(h => h.Loss).ToList() };
-            if (history.Any(h => h.MtpLoss > 0)) series["mtp loss"] = history.Select(h => h.MtpLoss).ToList();
-            AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(series, "SFT loss"));
+            AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history }, "SFT loss"));
             var log = new StringBuilder();
-            foreach (var h in history) log.AppendLine(JsonSerializer.Serialize(new { step = h.Step, loss = h.Loss, main = h.MainLoss, mtp = h.MtpLoss, lr = h.LearningRate, grad_norm = h.GradNorm, tokens_per_second = h.TokensPerSecond }));
+            for (var i = 0; i < history.Count; i++) log.AppendLine(JsonSerializer.Serialize(new { step = i + 1, loss = history[i] }));
             AtomicFile.WriteAllText(Path.Combine(outDir, "training_log.jsonl"), log.ToString());
             o.WriteLine($"saved {outDir} (loss.svg, training_log.jsonl)");
             return 0;

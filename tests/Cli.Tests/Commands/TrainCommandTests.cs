@@ -83,6 +83,25 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(0, generate.Exit);
     }
 
+    [Fact]
+    public async Task Resume_continues_from_the_last_checkpoint()
+    {
+        var model = RepoPaths.TestData("models", "tiny-qwen2");
+        using var golden = SafeTensorsFile.Open(Path.Combine(model, "gradients.safetensors"));
+        var data = TokensFile(golden);
+        var outDir = _dir.File("resumed");
+        string[] common = ["train", "sft", "--model", model, "--data", data, "--out", outDir, "--lr", "0.01", "--batch-size", "2", "--seq-len", "16", "--save-every", "1"];
+        var first = await CliRun.RunAsync([.. common, "--steps", "2"]);
+        Assert.Equal(0, first.Exit);
+        var second = await CliRun.RunAsync([.. common, "--steps", "4", "--resume"]);
+        Assert.True(second.Exit == 0, second.Err);
+        Assert.Contains("resuming from", second.Out);
+        Assert.Contains("step 3/4", second.Out);
+        Assert.DoesNotContain("step 1/4", second.Out);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "training_log.jsonl")).Length);
+        Assert.Equal(4, Directory.GetDirectories(Path.Combine(outDir, "checkpoints"), "step-*").Length);
+    }
+
     [Theory]
     [InlineData("{\"tokens\": [1, \"x\"]}", "data.jsonl:1")]
     [InlineData("{\"text\": \"needs a tokenizer\"}", "tokenizer")]

@@ -50,6 +50,12 @@ public sealed record SftOptions
     /// <summary>Seed of the shuffle.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>Folder for resumable checkpoints (<c>step-NNNNNN/</c>); null writes none.</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>Write a checkpoint every this many steps (and after the last); 0 = only after the last when a folder is set.</summary>
+    public int CheckpointEvery { get; init; }
+
     /// <summary>Throws when a value is out of range, naming it.</summary>
     public void Validate()
     {
@@ -61,6 +67,7 @@ public sealed record SftOptions
         if (!(MaxGradNorm >= 0)) throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), MaxGradNorm, "must be ≥ 0");
         if (!(BiasUpdateSpeed >= 0)) throw new ArgumentOutOfRangeException(nameof(BiasUpdateSpeed), BiasUpdateSpeed, "must be ≥ 0");
         if (!(MtpWeight >= 0)) throw new ArgumentOutOfRangeException(nameof(MtpWeight), MtpWeight, "must be ≥ 0");
+        ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery);
         AdamW.Validate();
     }
 }

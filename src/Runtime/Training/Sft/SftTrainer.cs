@@ -3,21 +3,43 @@ using DeepSeek.Runtime.Training.Optimization;
 
 namespace DeepSeek.Runtime.Training.Sft;
 
+/// <summary>Trains a model in-process from business code.</summary>
+public interface ITrainer
+{
+    /// <summary>
+    /// Runs the remaining steps over <paramref name="data"/> off the caller's thread, reporting each step; cancellation is
+    /// honoured between micro-batches and leaves the last written checkpoint intact.
+    /// </summary>
+    Task<IReadOnlyList<TrainingProgress>> TrainAsync(IReadOnlyList<TrainingSequence> data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default);
+}
+
 /// <summary>
 /// Supervised fine-tuning of fp32 master weights: micro-batches of sequences in file order (or shuffled per epoch),
 /// gradient accumulation, global-norm clipping, SGD or AdamW, the aux-loss-free router-bias update after each step, and
 /// the MTP loss with weight λ. Cancellation is honoured between micro-batches; weights change only at whole steps.
 /// </summary>
-public sealed class SftTrainer
+public sealed class SftTrainer : ITrainer
 {
     private readonly ModelParameters<float> _p;
     private readonly ModelParameters<float> _grads;
     private readonly TrainableModel<float> _model;
     private readonly SftOptions _options;
-    private readonly Dictionary<string, (float[] M, float[] V)> _adam = [];
+    private readonly Dictionary<string, (float[] M, float[] V)> _adam;
+    private readonly string? _sourceDirectory;
+    private readonly List<double> _losses;
+    private TrainerPosition _position;
 
-    /// <summary>Prepares training of <paramref name="parameters"/> on sequences of <paramref name="sequenceLength"/> tokens.</summary>
-    public SftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options)
+    /// <summary>
+    /// Prepares training of <paramref name="parameters"/> on sequences of <paramref name="sequenceLength"/> tokens;
+    /// <paramref name="sourceDirectory"/> supplies the tokenizer files copied into checkpoints.
+    /// </summary>
+    public SftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options, string? sourceDirectory = null)
+        : this(parameters, sequenceLength, options, sourceDirectory, new TrainerPosition(0, 0, 0), [], [])
+    {
+    }
+
+    private SftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options, string? sourceDirectory,
+        TrainerPosition position, Dictionary<string, (float[] M, float[] V)> adam, List<double> losses)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -25,24 +47,48 @@ public sealed class SftTrainer
         _model = new TrainableModel<float>(parameters, sequenceLength);
         _grads = ModelParameters<float>.ZerosLike(parameters);
         SequenceLength = sequenceLength;
+        _sourceDirectory = sourceDirectory;
+        _position = position;
+        _adam = adam;
+        _losses = losses;
     }
+
+    /// <summary>
+    /// Continues from a checkpoint folder written by an earlier run with the same options and data: weights, optimizer
+    /// moments and data position are restored, so the following steps reproduce the uninterrupted run bit for bit.
+    /// </summary>
+    public static SftTrainer Resume(string checkpointFolder, int sequenceLength, SftOptions options, string? sourceDirectory = null)
+    {
+        var (position, parameters, adam, losses) = TrainingCheckpoint.Load(checkpointFolder);
+        return new SftTrainer(parameters, sequenceLength, options, sourceDirectory, position, adam, losses);
+    }
+
+    /// <summary>The weights being trained (fp32 masters).</summary>
+    public ModelParameters<float> Parameters => _p;
+
+    /// <summary>Optimizer steps completed so far (including those of a resumed run).</summary>
+    public int CompletedSteps => _position.Step;
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TrainingProgress>> TrainAsync(IReadOnlyList<TrainingSequence> data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Train(data, progress, cancellationToken), cancellationToken);
 
     /// <summary>Tokens per training sequence.</summary>
     public int SequenceLength { get; }
 
-    /// <summary>Runs <see cref="SftOptions.Steps"/> steps over <paramref name="data"/>; returns one entry per step.</summary>
+    /// <summary>Runs the steps up to <see cref="SftOptions.Steps"/> over <paramref name="data"/>; returns one entry per step run.</summary>
     public IReadOnlyList<TrainingProgress> Train(IReadOnlyList<TrainingSequence> data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new ArgumentException("no training examples", nameof(data));
         var o = _options;
         var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.LearningRate);
-        var order = new Order(data.Count, o.Shuffle, o.Seed);
+        var order = new Order(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
         var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
         var history = new List<TrainingProgress>(o.Steps);
         var loads = _model.ExpertLoad.Select(l => l is null ? null : new int[l.Length]).ToArray();
 
-        for (var step = 1; step <= o.Steps; step++)
+        for (var step = _position.Step + 1; step <= o.Steps; step++)
         {
             var clock = Stopwatch.StartNew();
             foreach (var (_, g) in _grads.Tensors()) Array.Clear(g);
@@ -70,6 +116,10 @@ public sealed class SftTrainer
             var tokens = (double)o.BatchSize * k1 * SequenceLength;
             var report = new TrainingProgress(step, o.Steps, loss / k1, main / k1, mtp / k1, lr, norm, tokens / clock.Elapsed.TotalSeconds, imbalance);
             history.Add(report);
+            _losses.Add(report.Loss);
+            _position = new TrainerPosition(step, order.Epoch, order.Cursor);
+            if (o.CheckpointDirectory is { } root && ((o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0) || step == o.Steps))
+                TrainingCheckpoint.Save(root, _position, _p, _adam, _losses, _sourceDirectory);
             progress?.Report(report);
         }
         return history;
@@ -89,22 +139,46 @@ public sealed class SftTrainer
         }
     }
 
-    /// <summary>File order, or a seeded shuffle per epoch.</summary>
-    private sealed class Order(int count, bool shuffle, int seed)
+    /// <summary>
+    /// File order, or a shuffle per epoch that depends only on (seed, epoch), so a resumed run can rebuild it from the
+    /// epoch and cursor alone.
+    /// </summary>
+    private sealed class Order
     {
-        private readonly Random _rng = new(seed);
-        private int[] _indices = [];
-        private int _next;
+        private readonly int _count;
+        private readonly bool _shuffle;
+        private readonly int _seed;
+        private int[] _indices;
+
+        public Order(int count, bool shuffle, int seed, int epoch, int cursor)
+        {
+            (_count, _shuffle, _seed) = (count, shuffle, seed);
+            Epoch = epoch;
+            Cursor = cursor;
+            _indices = epoch == 0 ? [] : Permutation(epoch - 1);
+        }
+
+        /// <summary>Epochs started.</summary>
+        public int Epoch { get; private set; }
+
+        /// <summary>Examples taken in the current epoch.</summary>
+        public int Cursor { get; private set; }
 
         public int Next()
         {
-            if (_next == _indices.Length)
+            if (Epoch == 0 || Cursor == _count)
             {
-                _indices = Enumerable.Range(0, count).ToArray();
-                if (shuffle) _rng.Shuffle(_indices);
-                _next = 0;
+                _indices = Permutation(Epoch++);
+                Cursor = 0;
             }
-            return _indices[_next++];
+            return _indices[Cursor++];
+        }
+
+        private int[] Permutation(int epoch)
+        {
+            var indices = Enumerable.Range(0, _count).ToArray();
+            if (_shuffle) new Random(unchecked(_seed * 1_000_003 + epoch)).Shuffle(indices);
+            return indices;
         }
     }
 }
