@@ -21,6 +21,10 @@ public static class TrainingCheckpoint
     private const string StateFile = "trainer_state.json";
     private const string OptimizerFile = "optimizer.safetensors";
 
+    /// <summary>The LoRA adapters saved with a checkpoint (its <c>adapter/</c> folder), or null for a full fine-tune.</summary>
+    public static Lora.LoraAdapter? LoadAdapter(string folder, ModelConfig config) =>
+        Directory.Exists(Path.Combine(folder, "adapter")) ? Lora.LoraAdapter.Load(Path.Combine(folder, "adapter"), config) : null;
+
     /// <summary>The newest complete checkpoint under <paramref name="root"/>, or null.</summary>
     public static string? Latest(string root) =>
         Directory.Exists(root)
@@ -29,7 +33,7 @@ public static class TrainingCheckpoint
 
     /// <summary>Writes checkpoint <paramref name="position"/>.Step under <paramref name="root"/>; returns its folder.</summary>
     public static string Save(string root, TrainerPosition position, ModelParameters<float> parameters,
-        IReadOnlyDictionary<string, (float[] M, float[] V)> optimizer, IReadOnlyList<double> losses, string? sourceDirectory)
+        IReadOnlyDictionary<string, (float[] M, float[] V)> optimizer, IReadOnlyList<double> losses, string? sourceDirectory, Lora.LoraAdapter? lora = null)
     {
         var final = Path.Combine(root, $"step-{position.Step:D6}");
         var temp = Path.Combine(root, $".step-{position.Step:D6}.{Guid.NewGuid():N}.tmp");
@@ -44,6 +48,7 @@ public static class TrainingCheckpoint
                 moments.AddF32(name + ".exp_avg_sq", Shape.Of(v.Length), v);
             }
             moments.WriteFile(Path.Combine(temp, OptimizerFile));
+            lora?.Save(Path.Combine(temp, "adapter"), sourceDirectory);
             var state = JsonSerializer.Serialize(new { step = position.Step, epoch = position.Epoch, cursor = position.Cursor, losses });
             AtomicFile.WriteAllText(Path.Combine(temp, StateFile), state);
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Training.Lora;
 using DeepSeek.Runtime.Training.Optimization;
 
 namespace DeepSeek.Runtime.Training.Sft;
@@ -28,6 +30,9 @@ public sealed class SftTrainer : ITrainer
     private readonly string? _sourceDirectory;
     private readonly List<double> _losses;
     private TrainerPosition _position;
+    private LoraAdapter? _lora;
+    private LoraAdapter? _loraGrads;
+    private WeightMap? _base;
 
     /// <summary>
     /// Prepares training of <paramref name="parameters"/> on sequences of <paramref name="sequenceLength"/> tokens;
@@ -63,6 +68,22 @@ public sealed class SftTrainer : ITrainer
         return new SftTrainer(parameters, sequenceLength, options, sourceDirectory, position, adam, losses);
     }
 
+    /// <summary>
+    /// Trains LoRA adapters instead of the full weights: before each step the targeted tensors become
+    /// W₀ + (α/r)·B·A with W₀ read from <paramref name="baseWeights"/> (the memory-mapped checkpoint, which must stay
+    /// open); only A and B are clipped and updated; every other weight and the router biases stay frozen.
+    /// </summary>
+    public SftTrainer WithLora(LoraAdapter adapter, WeightMap baseWeights)
+    {
+        _lora = adapter ?? throw new ArgumentNullException(nameof(adapter));
+        _base = baseWeights ?? throw new ArgumentNullException(nameof(baseWeights));
+        _loraGrads = adapter.ZerosLike();
+        return this;
+    }
+
+    /// <summary>The LoRA adapters being trained, when <see cref="WithLora"/> was called.</summary>
+    public LoraAdapter? Lora => _lora;
+
     /// <summary>The weights being trained (fp32 masters).</summary>
     public ModelParameters<float> Parameters => _p;
 
@@ -87,6 +108,7 @@ public sealed class SftTrainer : ITrainer
         var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
         var history = new List<TrainingProgress>(o.Steps);
         var loads = _model.ExpertLoad.Select(l => l is null ? null : new int[l.Length]).ToArray();
+        _lora?.Merge(_base!, _p);
 
         for (var step = _position.Step + 1; step <= o.Steps; step++)
         {
@@ -104,12 +126,14 @@ public sealed class SftTrainer : ITrainer
                     if (loads[layer] is { } total) for (var e = 0; e < total.Length; e++) total[e] += _model.ExpertLoad[layer]![e];
             }
             var k1 = o.GradientAccumulation;
-            var gradients = _grads.Tensors().Select(t => t.Values).ToList();
+            if (_lora is not null) _lora.Gradients(_grads, _loraGrads!);
+            var gradients = _lora is null ? _grads.Tensors().Select(t => t.Values).ToList() : _loraGrads!.Pairs.SelectMany(p => new[] { p.A, p.B }).ToList();
             if (k1 > 1) foreach (var g in gradients) System.Numerics.Tensors.TensorPrimitives.Multiply(g, 1f / k1, g);
             var norm = GradientClipping.ClipGlobalNorm(gradients, o.MaxGradNorm);
             var lr = schedule.At(step);
             Update(step, lr);
-            for (var layer = 0; layer < loads.Length; layer++)
+            _lora?.Merge(_base!, _p);   // the weights always equal W₀ + scale·B·A of the current adapters
+            for (var layer = 0; layer < loads.Length && _lora is null; layer++)
                 if (loads[layer] is { } load && _p.RouterBias[layer] is { } bias) AuxLossFreeBalancer.Update(bias, load, o.BiasUpdateSpeed);
 
             var imbalance = loads.Where(l => l is not null).Select(l => AuxLossFreeBalancer.Imbalance(l)).DefaultIfEmpty(0).Max();
@@ -119,7 +143,7 @@ public sealed class SftTrainer : ITrainer
             _losses.Add(report.Loss);
             _position = new TrainerPosition(step, order.Epoch, order.Cursor);
             if (o.CheckpointDirectory is { } root && ((o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0) || step == o.Steps))
-                TrainingCheckpoint.Save(root, _position, _p, _adam, _losses, _sourceDirectory);
+                TrainingCheckpoint.Save(root, _position, _p, _adam, _losses, _sourceDirectory, _lora);
             progress?.Report(report);
         }
         return history;
@@ -127,7 +151,10 @@ public sealed class SftTrainer : ITrainer
 
     private void Update(int step, double lr)
     {
-        foreach (var ((name, w), (_, g)) in _p.Tensors().Zip(_grads.Tensors()))
+        var tensors = _lora is null
+            ? _p.Tensors().Zip(_grads.Tensors(), (w, g) => (w.Name, W: w.Values, G: g.Values))
+            : _lora.Pairs.Zip(_loraGrads!.Pairs).SelectMany(x => new[] { ($"lora:{x.First.Target}.A", x.First.A, x.Second.A), ($"lora:{x.First.Target}.B", x.First.B, x.Second.B) });
+        foreach (var (name, w, g) in tensors)
         {
             if (_options.Optimizer == OptimizerKind.Sgd)
             {
