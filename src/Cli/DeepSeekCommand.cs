@@ -17,6 +17,7 @@ internal static class DeepSeekCommand
             GenerateCommand.Create(),
             ServeCommand.Create(),
             TrainCommand.Create(),
+            TrainCommand.Lora(),
             ChatCommand.Create(),
         };
         return root;

@@ -24,6 +24,27 @@ internal static class TrainCommand
         return train;
     }
 
+    /// <summary><c>deepseek lora merge --model DIR --adapter DIR --out DIR [--save-dtype f32|bf16]</c>: fold PEFT LoRA adapters into a full checkpoint.</summary>
+    public static Command Lora()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Base checkpoint folder.", Required = true };
+        var adapter = new Option<DirectoryInfo>("--adapter") { Description = "Folder with adapter_model.safetensors and adapter_config.json.", Required = true };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the merged checkpoint.", Required = true };
+        var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
+        saveDtype.AcceptOnlyFromAmong("f32", "bf16");
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var merge = new Command("merge", "Fold LoRA adapters into a full checkpoint.") { model, adapter, output, saveDtype, verbose };
+        merge.SetAction(parse => CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
+        {
+            var outDir = parse.GetRequiredValue(output).FullName;
+            Runtime.Training.Lora.LoraAdapter.MergeCheckpoint(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(adapter).FullName, outDir,
+                parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16);
+            parse.InvocationConfiguration.Output.WriteLine($"merged into {outDir}");
+            return 0;
+        }));
+        return new Command("lora", "LoRA adapters.") { merge };
+    }
+
     private static Command Sft()
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder to start from.", Required = true };
@@ -45,11 +66,14 @@ internal static class TrainCommand
         var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the shuffle.", DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Train LoRA adapters of this rank instead of the full weights (0 = full fine-tune)." };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA α (the update is scaled by α/r); default 2·rank." };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => "q_a_proj,q_b_proj,q_proj,kv_b_proj,o_proj" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options and data)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, saveEvery, resume, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraTargets, resume, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -89,15 +113,25 @@ internal static class TrainCommand
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"step {p.Step}/{p.Steps}  loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"));
             });
+            var baseWeights = WeightMap.Bind(checkpoint);
+            var rank = parse.GetValue(loraRank);
+            var lora = rank <= 0 ? null : new Runtime.Training.Lora.LoraOptions
+            {
+                Rank = rank,
+                Alpha = parse.GetValue(loraAlpha) is > 0 and var a ? a : 2.0 * rank,
+                TargetModules = parse.GetRequiredValue(loraTargets).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            };
             SftTrainer trainer;
             if (parse.GetValue(resume) && TrainingCheckpoint.Latest(options.CheckpointDirectory) is { } latest)
             {
                 trainer = SftTrainer.Resume(latest, length, options, dir);
+                if (TrainingCheckpoint.LoadAdapter(latest, checkpoint.Config) is { } adapter) trainer.WithLora(adapter, baseWeights);
                 o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
             }
             else
             {
                 trainer = new SftTrainer(parameters, length, options, dir);
+                if (lora is not null) trainer.WithLora(Runtime.Training.Lora.LoraAdapter.Create(checkpoint.Config, lora), baseWeights);
             }
             trainer.Train(examples, progress, ct);
             var history = TrainingCheckpoint.Load(TrainingCheckpoint.Latest(options.CheckpointDirectory)!).Losses;
@@ -105,6 +139,7 @@ internal static class TrainCommand
 
             var outDir = parse.GetRequiredValue(output).FullName;
             TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            trainer.Lora?.Save(Path.Combine(outDir, "adapter"), dir);   // PEFT files beside the merged checkpoint
             AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history }, "SFT loss"));
             var log = new StringBuilder();
             for (var i = 0; i < history.Count; i++) log.AppendLine(JsonSerializer.Serialize(new { step = i + 1, loss = history[i] }));

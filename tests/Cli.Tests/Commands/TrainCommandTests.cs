@@ -84,6 +84,35 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Lora_fine_tune_saves_peft_adapters_that_merge_back_to_the_same_checkpoint()
+    {
+        var model = RepoPaths.TestData("models", "tiny-qwen2");
+        using var golden = SafeTensorsFile.Open(Path.Combine(model, "gradients.safetensors"));
+        var outDir = _dir.File("lora");
+        var train = await CliRun.RunAsync("train", "sft", "--model", model, "--data", TokensFile(golden), "--out", outDir,
+            "--lora-rank", "4", "--lora-targets", "q_proj,o_proj", "--lr", "0.02", "--steps", "5", "--batch-size", "2", "--seq-len", "16", "--save-dtype", "f32");
+        Assert.True(train.Exit == 0, train.Err);
+        Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_model.safetensors")));
+
+        var merged = _dir.File("merged");
+        var merge = await CliRun.RunAsync("lora", "merge", "--model", model, "--adapter", Path.Combine(outDir, "adapter"), "--out", merged, "--save-dtype", "f32");
+        Assert.True(merge.Exit == 0, merge.Err);
+        using var a = Checkpoint.Open(outDir);
+        using var b = Checkpoint.Open(merged);
+        using var original = Checkpoint.Open(model);
+        var changed = 0;
+        foreach (var t in a.Tensors)
+        {
+            var x = t.Bytes.ToArray();
+            Assert.Equal(x, b.Get(t.Name).Bytes.ToArray());
+            var before = WeightMap.Bind(original).Tensor(t.Name)!.ToFloatArray();
+            if (!before.AsSpan().SequenceEqual(WeightMap.Bind(a).Tensor(t.Name)!.ToFloatArray())) changed++;
+            else Assert.False(t.Name.EndsWith("q_proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("o_proj.weight", StringComparison.Ordinal), $"{t.Name} should have changed");
+        }
+        Assert.Equal(4, changed);   // q_proj and o_proj of the 2 layers, nothing else
+    }
+
+    [Fact]
     public async Task Resume_continues_from_the_last_checkpoint()
     {
         var model = RepoPaths.TestData("models", "tiny-qwen2");

@@ -83,6 +83,19 @@ public sealed class LoraAdapter
         }
     }
 
+    /// <summary>
+    /// Writes a full checkpoint with the adapters folded in: the base folder's weights (every tensor decoded to fp32,
+    /// the adapted ones as W₀ + scale·B·A) saved in <paramref name="dtype"/> with the base's tokenizer files.
+    /// </summary>
+    public static void MergeCheckpoint(string baseDirectory, string adapterDirectory, string outDirectory, DType dtype)
+    {
+        using var checkpoint = Checkpoint.Open(baseDirectory);
+        var map = WeightMap.Bind(checkpoint);
+        var parameters = ModelParameters<float>.Load(map);
+        Load(adapterDirectory, checkpoint.Config).Merge(map, parameters);
+        TrainedCheckpoint.Save(parameters, outDirectory, dtype, baseDirectory);
+    }
+
     /// <summary>Adapter gradients from the full-weight gradients: dA = scale·Bᵀ·dW, dB = scale·dW·Aᵀ.</summary>
     public void Gradients(ModelParameters<float> fullGradients, LoraAdapter into)
     {
