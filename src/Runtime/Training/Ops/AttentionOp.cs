@@ -24,10 +24,7 @@ public static class AttentionOp
                 var max = T.NegativeInfinity;
                 for (var j = 0; j <= t; j++)
                 {
-                    var kj = k.Slice((j * kvHeads + kh) * qkDim, qkDim);
-                    var s = T.Zero;
-                    for (var d = 0; d < qkDim; d++) s += qt[d] * kj[d];
-                    p[j] = s * scale;
+                    p[j] = LinearOp.Dot(qt, k.Slice((j * kvHeads + kh) * qkDim, qkDim)) * scale;
                     max = T.Max(max, p[j]);
                 }
                 var z = T.Zero;
@@ -36,11 +33,7 @@ public static class AttentionOp
                 p[(t + 1)..].Clear();
                 var ot = o.Slice((t * heads + h) * vDim, vDim);
                 ot.Clear();
-                for (var j = 0; j <= t; j++)
-                {
-                    var vj = v.Slice((j * kvHeads + kh) * vDim, vDim);
-                    for (var d = 0; d < vDim; d++) ot[d] += p[j] * vj[d];
-                }
+                for (var j = 0; j <= t; j++) LinearOp.AddScaled(ot, v.Slice((j * kvHeads + kh) * vDim, vDim), p[j]);
             }
         }
     }
@@ -62,14 +55,8 @@ public static class AttentionOp
                 var sum = T.Zero;
                 for (var j = 0; j <= t; j++)
                 {
-                    var vj = v.Slice((j * kvHeads + kh) * vDim, vDim);
-                    var dvj = dv.Slice((j * kvHeads + kh) * vDim, vDim);
-                    var s = T.Zero;
-                    for (var d = 0; d < vDim; d++)
-                    {
-                        s += dot[d] * vj[d];
-                        dvj[d] += p[j] * dot[d];
-                    }
+                    var s = LinearOp.Dot(dot, v.Slice((j * kvHeads + kh) * vDim, vDim));
+                    LinearOp.AddScaled(dv.Slice((j * kvHeads + kh) * vDim, vDim), dot, p[j]);
                     dp[j] = s;
                     sum += s * p[j];
                 }
@@ -79,13 +66,8 @@ public static class AttentionOp
                 for (var j = 0; j <= t; j++)
                 {
                     var ds = p[j] * (dp[j] - sum) * scale;
-                    var kj = k.Slice((j * kvHeads + kh) * qkDim, qkDim);
-                    var dkj = dk.Slice((j * kvHeads + kh) * qkDim, qkDim);
-                    for (var d = 0; d < qkDim; d++)
-                    {
-                        dqt[d] += ds * kj[d];
-                        dkj[d] += ds * qt[d];
-                    }
+                    LinearOp.AddScaled(dqt, k.Slice((j * kvHeads + kh) * qkDim, qkDim), ds);
+                    LinearOp.AddScaled(dk.Slice((j * kvHeads + kh) * qkDim, qkDim), qt, ds);
                 }
             }
         }

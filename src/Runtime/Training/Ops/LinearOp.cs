@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace DeepSeek.Runtime.Training.Ops;
 
@@ -18,12 +21,7 @@ public static class LinearOp
         {
             var xt = x.Slice(t * inputs, inputs);
             for (var o = 0; o < outputs; o++)
-            {
-                var s = bias.IsEmpty ? T.Zero : bias[o];
-                var wo = w.Slice(o * inputs, inputs);
-                for (var i = 0; i < inputs; i++) s += xt[i] * wo[i];
-                y[t * outputs + o] = s;
-            }
+                y[t * outputs + o] = (bias.IsEmpty ? T.Zero : bias[o]) + Dot(xt, w.Slice(o * inputs, inputs));
         }
     }
 
@@ -40,19 +38,39 @@ public static class LinearOp
                 var g = dy[t * outputs + o];
                 if (!dbias.IsEmpty) dbias[o] += g;
                 var wo = w.Slice(o * inputs, inputs);
-                if (!dx.IsEmpty)
-                {
-                    var dxt = dx.Slice(t * inputs, inputs);
-                    for (var i = 0; i < inputs; i++) dxt[i] += g * wo[i];
-                }
-                if (!dw.IsEmpty)
-                {
-                    var dwo = dw.Slice(o * inputs, inputs);
-                    for (var i = 0; i < inputs; i++) dwo[i] += g * xt[i];
-                }
+                if (!dx.IsEmpty) AddScaled(dx.Slice(t * inputs, inputs), wo, g);
+                if (!dw.IsEmpty) AddScaled(dw.Slice(o * inputs, inputs), xt, g);
             }
         }
     }
+
+    /// <summary>Σ a·b; SIMD through TensorPrimitives for float (the JIT drops the branch for other T).</summary>
+    internal static T Dot<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return T.CreateTruncating(TensorPrimitives.Dot(AsFloat(a), AsFloat(b)));
+        }
+        var s = T.Zero;
+        for (var i = 0; i < a.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>acc += a·scale.</summary>
+    internal static void AddScaled<T>(Span<T> acc, ReadOnlySpan<T> a, T scale) where T : IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var f = MemoryMarshal.CreateSpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(acc)), acc.Length);
+            TensorPrimitives.MultiplyAdd(AsFloat(a), float.CreateTruncating(scale), f, f);
+            return;
+        }
+        for (var i = 0; i < acc.Length; i++) acc[i] += a[i] * scale;
+    }
+
+    /// <summary>The same elements seen as float; only called when T is float.</summary>
+    private static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> span) =>
+        MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(span)), span.Length);
 
     private static void Check(int x, int w, int y, int tokens, int inputs, int outputs)
     {
