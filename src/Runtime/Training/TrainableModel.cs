@@ -10,13 +10,21 @@ namespace DeepSeek.Runtime.Training;
 /// LossMask[t] says whether predicting Tokens[t+1] at position t counts (length ≥ T−1); null counts every position.
 /// SFT on chat data masks everything but the assistant's tokens; padding is masked too.
 /// </param>
-public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null)
+/// <param name="Weights">
+/// Weights[t] weighs position t's prediction of Tokens[t+1] in the weighted objective of
+/// <see cref="TrainableModel{T}.ForwardBackwardWeighted(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T, out T[][])"/>
+/// (length ≥ T−1); null weighs every counted position 1. Ignored by the mean cross-entropy of <c>ForwardBackward</c>.
+/// </param>
+public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null, float[]? Weights = null)
 {
     /// <summary>Whether position <paramref name="t"/>'s prediction of token t+1 counts.</summary>
     public bool Counts(int t) => t + 1 < Tokens.Length && (LossMask is null || LossMask[t]);
 
     /// <summary>Counted next-token predictions.</summary>
     public int CountedPositions => Enumerable.Range(0, Tokens.Length).Count(Counts);
+
+    /// <summary>Position <paramref name="t"/>'s weight in the weighted objective: 0 where it does not count, else Weights[t] (1 without weights).</summary>
+    public float Weight(int t) => !Counts(t) ? 0f : Weights is null ? 1f : Weights[t];
 
     /// <summary>Counted MTP predictions (position t predicts token t+2; counted when the t+1 prediction is).</summary>
     public int CountedMtpPositions => Enumerable.Range(0, Tokens.Length - 1).Count(t => t + 2 < Tokens.Length && Counts(t + 1));
@@ -89,6 +97,122 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         return new BatchLoss<T>(main + mtpWeight * mtp, main, mtp);
     }
 
+    /// <summary>
+    /// Runs the batch and accumulates the gradient of the weighted negative log-likelihood
+    /// scale · Σ_sequences Σ_t w_t · (−log π(token_{t+1} | tokens_≤t)), with w_t = <see cref="TrainingSequence.Weight"/>
+    /// (0 where a position does not count), into <paramref name="grads"/>; no MTP and no normalisation (the weights and
+    /// <paramref name="scale"/> carry it). Returns the objective; <paramref name="tokenLogProbs"/>[b][t] is
+    /// log π(token_{t+1} | ≤ t) of sequence b (length T−1; 0 where the position does not count).
+    /// </summary>
+    public T ForwardBackwardWeighted(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T scale, out T[][] tokenLogProbs)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return ForwardBackwardWeighted(batch, grads, scale, (b, _) => Weights(batch[b]), out tokenLogProbs);
+    }
+
+    /// <summary>
+    /// As <see cref="ForwardBackwardWeighted(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T, out T[][])"/>, but each
+    /// sequence's weights come from <paramref name="weights"/>(b, logProbs) called after its forward pass with the per-position
+    /// log-probabilities of the current weights (length T−1): objectives whose per-token weights depend on π itself, such as
+    /// GRPO's ratio π/π_old, need exactly one forward per sequence this way. The weights are constants to the gradient
+    /// (stop-gradient); entries at positions that do not count are ignored.
+    /// </summary>
+    public T ForwardBackwardWeighted(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T scale, Func<int, T[], T[]> weights, out T[][] tokenLogProbs)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(grads);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
+        foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
+        tokenLogProbs = new T[batch.Count][];
+        var total = T.Zero;
+        for (var b = 0; b < batch.Count; b++)
+        {
+            var sequence = batch[b];
+            Check(sequence);
+            var f = Forward(sequence.Tokens, countLoad: true);
+            var targets = Targets(sequence);
+            var logProbs = new T[_tokens];
+            CrossEntropyOp.LogProbs<T>(f.Logits, targets, logProbs, _p.Config.VocabSize);
+            var lp = logProbs[..(_tokens - 1)];
+            var given = weights(b, (T[])lp.Clone());
+            if (given is null || given.Length < _tokens - 1) throw new InvalidOperationException($"weights for sequence {b} must have length ≥ {_tokens - 1}");
+            var w = new T[_tokens];
+            for (var t = 0; t < _tokens - 1; t++) w[t] = sequence.Counts(t) ? given[t] : T.Zero;
+            var dLogits = new T[f.Logits.Length];
+            total += CrossEntropyOp.WeightedForwardBackward<T>(f.Logits, targets, w, dLogits, logProbs, _p.Config.VocabSize, scale);
+            var dhn = new T[f.Hn.Length];
+            LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, grads.Head ?? grads.Embed, [], _tokens, _p.Config.HiddenSize, _p.Config.VocabSize);
+            Backward(sequence.Tokens, f, dhn, grads);
+            tokenLogProbs[b] = lp;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Forward only: log π(token_{t+1} | ≤ t) for t = 0 … T−2 (0 where the position does not count), e.g. for the old or
+    /// the reference policy. Leaves <see cref="ExpertLoad"/> alone.
+    /// </summary>
+    public T[] TokenLogProbs(TrainingSequence sequence)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        Check(sequence);
+        var f = Forward(sequence.Tokens, countLoad: false);
+        var logProbs = new T[_tokens];
+        CrossEntropyOp.LogProbs<T>(f.Logits, Targets(sequence), logProbs, _p.Config.VocabSize);
+        return logProbs[..(_tokens - 1)];
+    }
+
+    private static T[] Weights(TrainingSequence s)
+    {
+        var w = new T[Math.Max(0, s.Tokens.Length - 1)];
+        for (var t = 0; t < w.Length; t++) w[t] = T.CreateChecked(s.Weight(t));
+        return w;
+    }
+
+    private void Check(TrainingSequence sequence)
+    {
+        if (sequence.Tokens.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Tokens.Length} tokens; this model trains on {_tokens}", nameof(sequence));
+    }
+
+    private int[] Targets(TrainingSequence sequence)
+    {
+        var targets = new int[_tokens];
+        for (var i = 0; i < _tokens; i++) targets[i] = sequence.Counts(i) ? sequence.Tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
+        return targets;
+    }
+
+    /// <summary>Activations of the main model's forward pass kept for its backward pass.</summary>
+    private sealed record ForwardState(T[] XFinal, T[] Hn, T[] RstdN, T[] Logits);
+
+    private ForwardState Forward(int[] tokens, bool countLoad)
+    {
+        var c = _p.Config;
+        int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
+        var x = new T[t * h];                                           // (T, hidden) residual stream
+        EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
+        foreach (var b in _blocks)
+        {
+            b.Forward(_p.Blocks[b.Layer], x, _p.RouterBias[b.Layer]);
+            if (countLoad) Accumulate(b);
+        }
+        var hn = new T[t * h];
+        var rstdN = new T[t];
+        RmsNormOp.Forward<T>(x, _p.Norm, T.CreateChecked(c.RmsNormEps), hn, rstdN, t, h);
+        var logits = new T[t * vocab];
+        LinearOp.Forward<T>(hn, _p.Head ?? _p.Embed, [], logits, t, h, vocab);
+        return new ForwardState(x, hn, rstdN, logits);
+    }
+
+    private void Backward(int[] tokens, ForwardState f, T[] dhn, ModelParameters<T> g)
+    {
+        var h = _p.Config.HiddenSize;
+        var dx = new T[f.XFinal.Length];
+        RmsNormOp.Backward<T>(dhn, f.XFinal, _p.Norm, f.RstdN, dx, g.Norm, _tokens, h);
+        for (var i = _blocks.Length - 1; i >= 0; i--) _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i]);
+        EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
+    }
+
     /// <summary>Unmasked sequences: the loss is the mean over all B×(T−1) positions.</summary>
     public BatchLoss<T> ForwardBackward(IReadOnlyList<int[]> batch, ModelParameters<T> grads, T mtpWeight) =>
         ForwardBackward(batch.Select(t => new TrainingSequence(t)).ToList(), grads, mtpWeight);
@@ -96,40 +220,18 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// <summary>One sequence: returns its (unscaled) main and MTP losses; gradients are scaled by the given weights.</summary>
     private (T Main, T Mtp) Sequence(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale)
     {
-        var tokens = sequence.Tokens;
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
-        var eps = T.CreateChecked(c.RmsNormEps);
-        var head = _p.Head ?? _p.Embed;
         var dHead = g.Head ?? g.Embed;
-
-        var x = new T[t * h];                                           // (T, hidden) residual stream
-        EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
-        foreach (var b in _blocks)
-        {
-            b.Forward(_p.Blocks[b.Layer], x, _p.RouterBias[b.Layer]);
-            Accumulate(b);
-        }
-        var xFinal = (T[])x.Clone();
-        var hn = new T[t * h];
-        var rstdN = new T[t];
-        RmsNormOp.Forward<T>(x, _p.Norm, eps, hn, rstdN, t, h);
-        var logits = new T[t * vocab];
-        LinearOp.Forward<T>(hn, head, [], logits, t, h, vocab);
-        var targets = new int[t];
-        for (var i = 0; i < t; i++) targets[i] = sequence.Counts(i) ? tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
-        var dLogits = new T[logits.Length];
-        var mainLoss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
+        var f = Forward(sequence.Tokens, countLoad: true);
+        var dLogits = new T[f.Logits.Length];
+        var mainLoss = CrossEntropyOp.ForwardBackward<T>(f.Logits, Targets(sequence), dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= mainScale;
 
-        var dhn = new T[hn.Length];
-        LinearOp.Backward<T>(dLogits, hn, head, dhn, dHead, [], t, h, vocab);
-        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(sequence, hn, dhn, g, mtpScale);
-
-        var dx = new T[x.Length];
-        RmsNormOp.Backward<T>(dhn, xFinal, _p.Norm, rstdN, dx, g.Norm, t, h);
-        for (var i = _blocks.Length - 1; i >= 0; i--) _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i]);
-        EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
+        var dhn = new T[f.Hn.Length];
+        LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, dHead, [], t, h, vocab);
+        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(sequence, f.Hn, dhn, g, mtpScale);
+        Backward(sequence.Tokens, f, dhn, g);
         return (mainLoss, mtpLoss);
     }
 
