@@ -82,7 +82,7 @@ internal static class GenerateCommand
 
             var vocab = transformer.VocabSize;
             var rows = parse.GetValue(dumpLogits) is null ? null : new List<float[]>();
-            var generator = new Generator(transformer, tokenizer is null ? null : () => new TokenizerText(tokenizer), EosIds(config, tokenizer), contextLength, tokenizer?.VocabSize);
+            var generator = new Generator(transformer, tokenizer is null ? null : () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true), EosIds(config, tokenizer), contextLength, tokenizer?.VocabSize);
             var generated = new List<int>();
             var text = new StringBuilder();
             var asJson = parse.GetValue(json);
@@ -158,15 +158,5 @@ internal static class GenerateCommand
         var logits = new float[prompt.Length * vocab];
         model.MtpForward(next, main, cache, Enumerable.Range(0, prompt.Length).ToArray(), logits);
         NpyFile.WriteFloat32(path, logits, prompt.Length, vocab);
-    }
-
-    /// <summary>The tokenizer's streaming decoder as the generator's text decoder.</summary>
-    private sealed class TokenizerText(BpeTokenizer tokenizer) : ITokenTextDecoder
-    {
-        private readonly StreamingDecoder _decoder = tokenizer.CreateStreamingDecoder(skipSpecialTokens: true);
-
-        public string Append(int tokenId) => _decoder.Add(tokenId);
-
-        public string Flush() => _decoder.Flush();
     }
 }

@@ -21,6 +21,7 @@ internal static class TrainCommand
     {
         var train = new Command("train", "Fine-tune a model.");
         train.Subcommands.Add(Sft());
+        train.Subcommands.Add(TrainGrpoCommand.Create());
         return train;
     }
 
