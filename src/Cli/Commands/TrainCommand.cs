@@ -107,13 +107,6 @@ internal static class TrainCommand
                 CheckpointEvery = parse.GetValue(saveEvery),
             };
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
-            var every = Math.Max(1, options.Steps / 50);
-            var progress = new Progress(p =>
-            {
-                if (p.Step % every == 0 || p.Step == p.Steps)
-                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"step {p.Step}/{p.Steps}  loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"));
-            });
             var baseWeights = WeightMap.Bind(checkpoint);
             var rank = parse.GetValue(loraRank);
             var lora = rank <= 0 ? null : new Runtime.Training.Lora.LoraOptions
@@ -134,7 +127,8 @@ internal static class TrainCommand
                 trainer = new SftTrainer(parameters, length, options, dir);
                 if (lora is not null) trainer.WithLora(Runtime.Training.Lora.LoraAdapter.Create(checkpoint.Config, lora), baseWeights);
             }
-            trainer.Train(examples, progress, ct);
+            TrainingProgressView.Run(o, "SFT", options.Steps, report => trainer.Train(examples, new Progress(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
+                $"loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"))), ct));
             var history = TrainingCheckpoint.Load(TrainingCheckpoint.Latest(options.CheckpointDirectory)!).Losses;
             parameters = trainer.Parameters;
 

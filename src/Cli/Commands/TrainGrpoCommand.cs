@@ -75,14 +75,9 @@ internal static class TrainGrpoCommand
                 Seed = parse.GetValue(seed),
             };
             o.WriteLine($"GRPO on {ids.Count} prompts: {options.Steps} steps of {options.PromptsPerStep} prompts × {options.GroupSize} completions, rewards {parse.GetRequiredValue(reward)}");
-            var every = Math.Max(1, options.Steps / 50);
             using var trainer = new GrpoTrainer(parameters, options, rewards, tokenizer is null ? null : () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true));
-            var history = trainer.Train(ids, new ProgressLines(p =>
-            {
-                if (p.Step % every == 0 || p.Step == p.Steps)
-                    o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"step {p.Step}/{p.Steps}  reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  |g| {p.GradNorm:F3}"));
-            }), ct);
+            var history = TrainingProgressView.Run(o, "GRPO", options.Steps, report => trainer.Train(ids, new ProgressLines(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
+                $"reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  |g| {p.GradNorm:F3}"))), ct));
 
             var outDir = parse.GetRequiredValue(output).FullName;
             TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
