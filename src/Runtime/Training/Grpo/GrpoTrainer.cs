@@ -59,6 +59,10 @@ public sealed class GrpoTrainer : IDisposable
         Directory.CreateDirectory(_work);
     }
 
+    /// <summary>Runs <see cref="Train"/> off the caller's thread (business code: <c>await trainer.TrainAsync(prompts, progress, ct)</c>).</summary>
+    public Task<IReadOnlyList<GrpoProgress>> TrainAsync(IReadOnlyList<int[]> prompts, IProgress<GrpoProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Train(prompts, progress, cancellationToken), cancellationToken);
+
     /// <summary>Runs <see cref="GrpoOptions.Steps"/> steps over <paramref name="prompts"/> (seeded shuffle per epoch); one entry per step.</summary>
     public IReadOnlyList<GrpoProgress> Train(IReadOnlyList<int[]> prompts, IProgress<GrpoProgress>? progress = null, CancellationToken cancellationToken = default)
     {
