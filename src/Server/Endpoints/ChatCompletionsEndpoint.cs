@@ -10,7 +10,21 @@ namespace DeepSeek.Server.Endpoints;
 /// <summary><c>POST /v1/chat/completions</c> over the <see cref="IChatClient"/> the requested model id maps to.</summary>
 internal static class ChatCompletionsEndpoint
 {
-    public static async Task HandleAsync(HttpContext context)
+    public static Task HandleAsync(HttpContext context) => RunAsync(context, async (server, body) =>
+    {
+        var request = ChatRequestParser.Parse(body);
+        var client = ResolveClient(context.RequestServices, server.Options, request.Model);
+        using var slot = server.EnterSlot();
+        if (request.Stream) await StreamAsync(context, client, request);
+        else await CompleteAsync(context, client, request);
+    });
+
+    /// <summary>
+    /// The request pipeline every API endpoint shares: API key, body within the size limit as JSON, then
+    /// <paramref name="handle"/>; failures become OpenAI-shaped errors, and a client that went away gets no answer
+    /// (its generation was cancelled through <c>RequestAborted</c>).
+    /// </summary>
+    internal static async Task RunAsync(HttpContext context, Func<OpenAIServerState, System.Text.Json.JsonElement, Task> handle)
     {
         var server = context.RequestServices.GetRequiredService<OpenAIServerState>();
         var aborted = context.RequestAborted;
@@ -18,15 +32,11 @@ internal static class ChatCompletionsEndpoint
         {
             server.Authorize(context);
             using var body = await RequestBody.ReadJsonAsync(context, server.Options.MaxRequestBodyBytes);
-            var request = ChatRequestParser.Parse(body.RootElement);
-            var client = ResolveClient(context.RequestServices, server.Options, request.Model);
-            using var slot = server.EnterSlot();
-            if (request.Stream) await StreamAsync(context, client, request);
-            else await CompleteAsync(context, client, request);
+            await handle(server, body.RootElement);
         }
         catch (Exception) when (aborted.IsCancellationRequested)
         {
-            // The client went away: generation was cancelled through RequestAborted and nobody is left to answer.
+            // The client went away: nobody is left to answer.
         }
         catch (Exception e)
         {

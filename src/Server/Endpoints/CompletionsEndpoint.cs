@@ -14,38 +14,24 @@ namespace DeepSeek.Server.Endpoints;
 /// </summary>
 internal static class CompletionsEndpoint
 {
-    public static async Task HandleAsync(HttpContext context)
+    public static Task HandleAsync(HttpContext context) => ChatCompletionsEndpoint.RunAsync(context, async (server, body) =>
     {
-        var server = context.RequestServices.GetRequiredService<OpenAIServerState>();
         var aborted = context.RequestAborted;
-        try
-        {
-            server.Authorize(context);
-            using var body = await RequestBody.ReadJsonAsync(context, server.Options.MaxRequestBodyBytes);
-            var request = CompletionRequest.Parse(body.RootElement);
-            var model = ResolveModel(context.RequestServices, server.Options, request.Model);
-            var prompt = request.PromptTokens ?? [.. model.Info.Tokenizer.Encode(request.PromptText!, addSpecialTokens: true)];
-            var vocab = model.Info.Config.VocabSize;
-            foreach (var id in prompt)
-                if ((uint)id >= (uint)vocab) throw OpenAIRequestException.Invalid($"Token id {id} is outside the vocabulary [0, {vocab}).", "prompt");
-            using var slot = server.EnterSlot();
-            await using var tokens = model.GenerateAsync(prompt, request.Sampling, aborted).GetAsyncEnumerator(aborted);
-            // First token before headers, so a prompt over the context still gets its 400.
-            var more = await tokens.MoveNextAsync();
-            var id0 = "cmpl-" + Guid.NewGuid().ToString("N");
-            var created = ChatCompletionsEndpoint.Now();
-            if (request.Stream) await StreamAsync(context, request, tokens, more, id0, created, prompt.Length);
-            else await CompleteAsync(context, request, tokens, more, id0, created, prompt.Length);
-        }
-        catch (Exception) when (aborted.IsCancellationRequested)
-        {
-            // The client went away; generation stopped through RequestAborted.
-        }
-        catch (Exception e)
-        {
-            await ChatCompletionsEndpoint.FailAsync(context, e);
-        }
-    }
+        var request = CompletionRequest.Parse(body);
+        var model = ResolveModel(context.RequestServices, server.Options, request.Model);
+        var prompt = request.PromptTokens ?? [.. model.Info.Tokenizer.Encode(request.PromptText!, addSpecialTokens: true)];
+        var vocab = model.Info.Config.VocabSize;
+        foreach (var id in prompt)
+            if ((uint)id >= (uint)vocab) throw OpenAIRequestException.Invalid($"Token id {id} is outside the vocabulary [0, {vocab}).", "prompt");
+        using var slot = server.EnterSlot();
+        await using var tokens = model.GenerateAsync(prompt, request.Sampling, aborted).GetAsyncEnumerator(aborted);
+        // First token before headers, so a prompt over the context still gets its 400.
+        var more = await tokens.MoveNextAsync();
+        var id0 = "cmpl-" + Guid.NewGuid().ToString("N");
+        var created = ChatCompletionsEndpoint.Now();
+        if (request.Stream) await StreamAsync(context, request, tokens, more, id0, created, prompt.Length);
+        else await CompleteAsync(context, request, tokens, more, id0, created, prompt.Length);
+    });
 
     private static async Task CompleteAsync(HttpContext context, CompletionRequest request, IAsyncEnumerator<GeneratedTextToken> tokens, bool more,
         string id, long created, int promptTokens)
