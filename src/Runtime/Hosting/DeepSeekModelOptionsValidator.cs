@@ -8,8 +8,11 @@ namespace DeepSeek.Runtime.Hosting;
 /// </summary>
 public sealed class DeepSeekModelOptionsValidator : IValidateOptions<DeepSeekModelOptions>
 {
-    /// <summary>Backends the options accept.</summary>
+    /// <summary>Backends the options name.</summary>
     public static IReadOnlyList<string> Backends { get; } = ["cpu", "cuda"];
+
+    /// <summary>Backends this build can run; asking for another fails at start-up, not at the first request.</summary>
+    public static IReadOnlyList<string> AvailableBackends { get; } = ["cpu"];
 
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, DeepSeekModelOptions options)
@@ -28,6 +31,8 @@ public sealed class DeepSeekModelOptionsValidator : IValidateOptions<DeepSeekMod
         if (options.MaxConcurrentSequences < 1) failures.Add($"{prefix}.MaxConcurrentSequences must be >= 1, got {options.MaxConcurrentSequences}.");
         if (!Backends.Contains(options.Backend, StringComparer.OrdinalIgnoreCase))
             failures.Add($"{prefix}.Backend must be one of {string.Join(", ", Backends)}, got '{options.Backend}'.");
+        else if (!AvailableBackends.Contains(options.Backend, StringComparer.OrdinalIgnoreCase))
+            failures.Add($"{prefix}.Backend '{options.Backend}' is not available in this build yet (the GPU backend is still to come); use \"cpu\".");
         if (!double.IsFinite(options.Temperature) || options.Temperature < 0)
             failures.Add($"{prefix}.Temperature must be a finite number >= 0 (0 = greedy), got {options.Temperature}.");
         if (!(options.TopP > 0 && options.TopP <= 1)) failures.Add($"{prefix}.TopP must be in (0, 1], got {options.TopP}.");

@@ -150,3 +150,16 @@ public sealed class DeepSeekServiceCollectionTests(TinyChatModelFixture fixture)
         }
     }
 }
+
+public sealed class BackendValidationTests
+{
+    [Fact]
+    public void An_unavailable_backend_fails_validation_not_the_first_request()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("config.json"), "{}");
+        var result = new DeepSeek.Runtime.Hosting.DeepSeekModelOptionsValidator().Validate(null, new DeepSeek.Runtime.Hosting.DeepSeekModelOptions { ModelPath = dir.Path, Backend = "cuda" });
+        Assert.True(result.Failed);
+        Assert.Contains("Backend 'cuda' is not available", result.FailureMessage, StringComparison.Ordinal);
+    }
+}
