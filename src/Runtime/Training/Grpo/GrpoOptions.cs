@@ -51,6 +51,12 @@ public sealed record GrpoOptions
     /// <summary>CPU threads of the sampling engine (0 = all cores).</summary>
     public int Threads { get; init; }
 
+    /// <summary>Folder for resumable checkpoints (<c>step-NNNNNN/</c>, plus the frozen reference once in <c>reference/</c>); null writes none.</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>Write a checkpoint every this many steps (and after the last); 0 = only after the last when a folder is set.</summary>
+    public int CheckpointEvery { get; init; }
+
     /// <summary>Throws when a value is out of range, naming it.</summary>
     public void Validate()
     {

@@ -32,6 +32,10 @@ public sealed class GrpoTrainer : IDisposable
     private readonly bool _ownsWork;
     private readonly Dictionary<string, (float[] M, float[] V)> _adam = [];
     private long _updates;
+    private int _step;
+    private int _epoch;
+    private int _cursor;
+    private readonly List<double> _rewardHistory = [];
     private Checkpoint? _policyCheckpoint;
     private CpuBackend? _policyBackend;
 
@@ -73,18 +77,22 @@ public sealed class GrpoTrainer : IDisposable
         var length = prompts.Max(p => p.Length) + o.MaxCompletionTokens;
         var policy = new TrainableModel<float>(_p, length);
         var reference = new TrainableModel<float>(_reference, length);
+        // Prompt order: a shuffle per epoch from one seeded generator; a resumed run replays the epochs it had started.
         var rng = new Random(o.Seed);
         var order = Array.Empty<int>();
-        var next = 0;
+        for (var e = 0; e < _epoch; e++) { order = Enumerable.Range(0, prompts.Count).ToArray(); rng.Shuffle(order); }
+        var next = _epoch == 0 ? 0 : _cursor;
         var history = new List<GrpoProgress>(o.Steps);
+        if (o.CheckpointDirectory is { } root0 && !Directory.Exists(Path.Combine(root0, "reference")))
+            TrainedCheckpoint.Save(_reference, Path.Combine(root0, "reference"), DType.F32);
 
-        for (var step = 1; step <= o.Steps; step++)
+        for (var step = _step + 1; step <= o.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var chosen = new int[o.PromptsPerStep];
             for (var i = 0; i < chosen.Length; i++)
             {
-                if (next == order.Length) { order = Enumerable.Range(0, prompts.Count).ToArray(); rng.Shuffle(order); next = 0; }
+                if (next == order.Length) { order = Enumerable.Range(0, prompts.Count).ToArray(); rng.Shuffle(order); next = 0; _epoch++; }
                 chosen[i] = order[next++];
             }
 
@@ -169,9 +177,37 @@ public sealed class GrpoTrainer : IDisposable
             var report = new GrpoProgress(step, o.Steps, rewards.Average(), Std(rewards), kl, counted == 0 ? 0 : (double)clipped / counted,
                 completions.Average(c => c.Count), loss, norm, o.LearningRate);
             history.Add(report);
+            _rewardHistory.Add(report.MeanReward);
+            (_step, _cursor) = (step, next);
+            if (o.CheckpointDirectory is { } root && ((o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0) || step == o.Steps))
+                TrainingCheckpoint.Save(root, new TrainerPosition(step, _epoch, next), _p, _adam, _rewardHistory, sourceDirectory: null);
             progress?.Report(report);
         }
         return history;
+    }
+
+    /// <summary>Steps completed (including those of a resumed run).</summary>
+    public int CompletedSteps => _step;
+
+    /// <summary>
+    /// Continues from a checkpoint folder of an earlier run with the same options, rewards and prompts: policy weights,
+    /// optimizer moments, the frozen reference (saved once in the checkpoint root) and the prompt order are restored, and
+    /// roll-out seeds depend only on the step, so the following steps reproduce the uninterrupted run.
+    /// </summary>
+    public static GrpoTrainer Resume(string checkpointFolder, GrpoOptions options, IReadOnlyList<Func<RewardContext, double>> rewards,
+        Func<ITokenTextDecoder>? textDecoder = null, string? workDirectory = null)
+    {
+        var (position, parameters, adam, history) = TrainingCheckpoint.Load(checkpointFolder);
+        var referenceFolder = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpointFolder))!, "reference");
+        using var referenceCheckpoint = Checkpoint.Open(referenceFolder);
+        var trainer = new GrpoTrainer(parameters, options, rewards, textDecoder, workDirectory);
+        var reference = ModelParameters<float>.Load(WeightMap.Bind(referenceCheckpoint));
+        foreach (var ((_, from), (_, to)) in reference.Tensors().Zip(trainer._reference.Tensors())) from.CopyTo(to, 0);
+        foreach (var (name, state) in adam) trainer._adam[name] = state;
+        trainer._updates = (long)position.Step * options.Epochs;
+        (trainer._step, trainer._epoch, trainer._cursor) = (position.Step, position.Epoch, position.Cursor);
+        trainer._rewardHistory.AddRange(history);
+        return trainer;
     }
 
     /// <summary>Releases the sampling engine and deletes the scratch folder when the trainer created it.</summary>
