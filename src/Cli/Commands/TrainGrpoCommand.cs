@@ -44,10 +44,12 @@ internal static class TrainGrpoCommand
         var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
         saveDtype.AcceptOnlyFromAmong("f32", "bf16");
         var seed = new Option<int>("--seed") { Description = "Seed of sampling and prompt order.", DefaultValueFactory = _ => 1 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options, rewards and prompts)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
         var command = new Command("grpo", "Reinforcement learning with group-relative advantages and rule rewards (DeepSeek-R1).")
         {
-            model, prompts, output, reward, group, perStep, maxTokens, temperature, epsilon, beta, epochs, steps, lr, optimizer, clip, saveDtype, seed, verbose,
+            model, prompts, output, reward, group, perStep, maxTokens, temperature, epsilon, beta, epochs, steps, lr, optimizer, clip, saveDtype, seed, saveEvery, resume, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -73,9 +75,18 @@ internal static class TrainGrpoCommand
                 Optimizer = parse.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
                 MaxGradNorm = parse.GetValue(clip),
                 Seed = parse.GetValue(seed),
+                CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),
+                CheckpointEvery = parse.GetValue(saveEvery),
             };
             o.WriteLine($"GRPO on {ids.Count} prompts: {options.Steps} steps of {options.PromptsPerStep} prompts × {options.GroupSize} completions, rewards {parse.GetRequiredValue(reward)}");
-            using var trainer = new GrpoTrainer(parameters, options, rewards, tokenizer is null ? null : () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true));
+            Func<ITokenTextDecoder>? decoder = tokenizer is null ? null : () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true);
+            var latest = parse.GetValue(resume) ? TrainingCheckpoint.Latest(options.CheckpointDirectory) : null;
+            using var trainer = latest is null ? new GrpoTrainer(parameters, options, rewards, decoder) : GrpoTrainer.Resume(latest, options, rewards, decoder);
+            if (latest is not null)
+            {
+                o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
+                parameters = trainer.Parameters;
+            }
             var history = TrainingProgressView.Run(o, "GRPO", options.Steps, report => trainer.Train(ids, new ProgressLines(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
                 $"reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  |g| {p.GradNorm:F3}"))), ct));
 

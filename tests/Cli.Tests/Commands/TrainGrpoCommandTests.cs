@@ -35,6 +35,20 @@ public sealed class TrainGrpoCommandTests : IDisposable
         Assert.True(WeightReport.Check(trained).IsValid);
     }
 
+    [Fact]
+    public async Task Resume_continues_from_the_last_checkpoint()
+    {
+        string[] common = ["train", "grpo", "--model", RepoPaths.TestData("models", "tiny-qwen2"), "--out", _dir.File("r"),
+            "--prompts", Prompts("{\"tokens\":[0,5,9]}", "{\"tokens\":[0,7,200]}"), "--reward", "length-penalty",
+            "--group-size", "2", "--prompts-per-step", "1", "--max-completion-tokens", "4", "--lr", "1e-3", "--save-every", "1"];
+        Assert.Equal(0, (await CliRun.RunAsync([.. common, "--steps", "2"])).Exit);
+        var second = await CliRun.RunAsync([.. common, "--steps", "3", "--resume"]);
+        Assert.True(second.Exit == 0, second.Err);
+        Assert.Contains("resuming from", second.Out);
+        Assert.Contains("step 3/3", second.Out);
+        Assert.DoesNotContain("step 1/3", second.Out);
+    }
+
     [Theory]
     [InlineData("no-such-reward", "unknown reward")]
     [InlineData("exact-number", "tokenizer.json")]

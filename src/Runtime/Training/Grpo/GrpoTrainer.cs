@@ -186,6 +186,9 @@ public sealed class GrpoTrainer : IDisposable
         return history;
     }
 
+    /// <summary>The policy weights being trained.</summary>
+    public ModelParameters<float> Parameters => _p;
+
     /// <summary>Steps completed (including those of a resumed run).</summary>
     public int CompletedSteps => _step;
 
