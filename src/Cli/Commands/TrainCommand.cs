@@ -12,7 +12,7 @@ namespace DeepSeek.Cli.Commands;
 
 /// <summary>
 /// <c>deepseek train sft --model DIR --data FILE.jsonl --out DIR [--optimizer adamw|sgd] [--lr X] [--steps N] [--batch-size B]
-/// [--seq-len T] [--grad-accum K] [--max-grad-norm X] [--bias-update-speed G] [--mtp-weight L] [--save-dtype f32|bf16]
+/// [--seq-len T] [--grad-accum K] [--max-grad-norm X] [--bias-update-speed G] [--mtp-weight L] [--balance-loss-alpha A] [--recompute] [--save-dtype f32|bf16]
 /// [--shuffle] [--seed S]</c>: supervised fine-tuning into a Hugging Face checkpoint, with a loss plot beside it.
 /// </summary>
 internal static class TrainCommand
@@ -62,6 +62,8 @@ internal static class TrainCommand
         var clip = new Option<double>("--max-grad-norm") { Description = "Global gradient-norm clip (0 = off).", DefaultValueFactory = _ => 1.0 };
         var biasSpeed = new Option<float>("--bias-update-speed") { Description = "γ of the aux-loss-free router-bias update (0 = off).", DefaultValueFactory = _ => 0.001f };
         var mtp = new Option<double>("--mtp-weight") { Description = "λ of the MTP loss (0 = off).", DefaultValueFactory = _ => 0.3 };
+        var balanceAlpha = new Option<double>("--balance-loss-alpha") { Description = "α of the sequence-wise MoE balance loss (V3: 0.0001; 0 = off)." };
+        var recompute = new Option<bool>("--recompute") { Description = "Recompute each block's activations before its backward instead of keeping them (less memory, more compute)." };
         var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
         saveDtype.AcceptOnlyFromAmong("f32", "bf16");
         var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
@@ -74,7 +76,7 @@ internal static class TrainCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraTargets, resume, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraTargets, resume, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -101,6 +103,8 @@ internal static class TrainCommand
                 MaxGradNorm = parse.GetValue(clip),
                 BiasUpdateSpeed = parse.GetValue(biasSpeed),
                 MtpWeight = parse.GetValue(mtp),
+                BalanceLossAlpha = parse.GetValue(balanceAlpha),
+                RecomputeActivations = parse.GetValue(recompute),
                 Shuffle = parse.GetValue(shuffle),
                 Seed = parse.GetValue(seed),
                 CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),

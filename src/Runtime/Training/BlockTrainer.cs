@@ -20,24 +20,31 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
     private MlpLayer.Saved<T>? _mlp;
     private readonly T[] _xIn, _xMid, _hA, _hF, _rstdA, _rstdF;
 
-    public BlockTrainer(ModelConfig config, RopeTable rope, int tokens, int layer)
+    /// <summary>
+    /// Plans a block of the kind (dense or MoE) of <paramref name="layer"/>; it may run any layer of that kind (with
+    /// activation recomputation one instance serves them all). <paramref name="balanceAlpha"/> is α of the MoE balance loss.
+    /// </summary>
+    public BlockTrainer(ModelConfig config, RopeTable rope, int tokens, int layer, T balanceAlpha)
     {
         _c = config;
         _tokens = tokens;
         Layer = layer;
         if (config.IsMla) _mla = new MlaLayer<T>(config, rope, tokens);
         else _gqa = new GqaLayer<T>(config, rope, tokens);
-        if (config.IsMoeLayer(layer)) _moe = new MoeLayer<T>(config, tokens);
+        if (config.IsMoeLayer(layer)) _moe = new MoeLayer<T>(config, tokens, balanceAlpha);
         var n = tokens * config.HiddenSize;
         (_xIn, _xMid, _hA, _hF) = (new T[n], new T[n], new T[n], new T[n]);
         (_rstdA, _rstdF) = (new T[tokens], new T[tokens]);
     }
 
-    /// <summary>Layer index.</summary>
+    /// <summary>Layer index it was planned for.</summary>
     public int Layer { get; }
 
     /// <summary>Tokens each expert received in the last forward (MoE blocks), else null.</summary>
     public int[]? Load => _moe?.Load;
+
+    /// <summary>The MoE balance loss of the last forward (0 for dense blocks or α = 0).</summary>
+    public T BalanceLoss => _moe is null ? T.Zero : _moe.BalanceLoss;
 
     /// <summary>Updates <paramref name="x"/> [T, hidden] in place.</summary>
     public void Forward(BlockParameters<T> p, Span<T> x, float[]? routerBias)
@@ -58,14 +65,17 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
         Add(x, f);
     }
 
-    /// <summary>Turns dx (w.r.t. the block's output) into dx w.r.t. its input, accumulating parameter gradients.</summary>
-    public void Backward(BlockParameters<T> p, Span<T> dx, BlockParameters<T> grads)
+    /// <summary>
+    /// Turns dx (w.r.t. the block's output) into dx w.r.t. its input, accumulating parameter gradients; the MoE balance
+    /// loss enters with weight <paramref name="balanceScale"/>.
+    /// </summary>
+    public void Backward(BlockParameters<T> p, Span<T> dx, BlockParameters<T> grads, T balanceScale)
     {
         int t = _tokens, h = _c.HiddenSize;
         // Residual: the output gradient reaches the input unchanged, plus what flows through each branch.
         var dBranch = dx.ToArray();
         var dh = new T[t * h];
-        if (_moe is not null) _moe.Backward(p.Moe!, dBranch, grads.Moe!, dh);
+        if (_moe is not null) _moe.Backward(p.Moe!, dBranch, grads.Moe!, dh, balanceScale);
         else MlpLayer.Backward(p.Mlp!, _mlp!, dBranch, grads.Mlp!, dh);
         RmsNormOp.Backward<T>(dh, _xMid, p.FfnNorm, _rstdF, dx, grads.FfnNorm, t, h);
 

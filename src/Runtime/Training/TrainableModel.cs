@@ -31,37 +31,73 @@ public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null, flo
 }
 
 /// <summary>Losses of one batch.</summary>
-/// <param name="Total">L_main + λ·L_mtp, what the gradients are of.</param>
+/// <param name="Total">L_main + λ·L_mtp + L_bal, what the gradients are of.</param>
 /// <param name="Main">Mean next-token cross-entropy over the batch's counted positions (all B×(T−1) without masks).</param>
 /// <param name="Mtp">Mean MTP cross-entropy over the batch's counted positions (B×(T−2) without masks; 0 without MTP or with λ = 0).</param>
-public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp);
+/// <param name="Balance">
+/// Sequence-wise MoE balance loss: Σ over the MoE layers (the MTP block's included where it runs) of α Σ_i f_i P_i, averaged
+/// over the batch's sequences (0 with α = 0).
+/// </param>
+public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp, T Balance);
 
 /// <summary>
 /// A model being trained: forward and backward over batches of token sequences (each causal on its own, positions
 /// 0 … T−1), loss = mean next-token cross-entropy + λ × the MTP loss (DeepSeek-V3 §2.2: the MTP module predicts
 /// t_{i+2} from the main model's post-norm h_i and the embedding of t_{i+1}). Sequences are processed one after
-/// another, each forward then backward, so activations of one sequence are alive at a time.
+/// another, each forward then backward, so activations of one sequence are alive at a time. Optionally adds the
+/// sequence-wise balance loss of DeepSeek-V3 §2.1.2 (α) and recomputes each block's activations just before its backward
+/// (keeping only the blocks' inputs) to save memory.
 /// </summary>
 public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelParameters<T> _p;
     private readonly int _tokens;
-    private readonly BlockTrainer<T>[] _blocks;
+    private readonly BlockTrainer<T>[] _blocks;          // per layer; with recomputation, one shared instance per kind
+    private readonly T[][]? _inputs;                    // with recomputation: each block's input, kept for its backward
     private readonly BlockTrainer<T>? _mtpBlock;
 
-    /// <summary>Prepares training over sequences of exactly <paramref name="sequenceLength"/> tokens.</summary>
-    public TrainableModel(ModelParameters<T> parameters, int sequenceLength)
+    /// <summary>
+    /// Prepares training over sequences of exactly <paramref name="sequenceLength"/> tokens. <paramref name="balanceLossAlpha"/>
+    /// is α of the sequence-wise MoE balance loss added to <see cref="ForwardBackward(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T)"/>
+    /// (V3: 0.0001; 0 = off, at no cost). <paramref name="recomputeActivations"/> keeps only each block's input during the
+    /// forward and recomputes the block just before its backward, with one block trainer per kind (dense, MoE): the same
+    /// results bit for bit, for about one more forward pass of compute.
+    /// </summary>
+    public TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha = 0, bool recomputeActivations = false)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 2);
+        if (!(balanceLossAlpha >= 0) || double.IsInfinity(balanceLossAlpha)) throw new ArgumentOutOfRangeException(nameof(balanceLossAlpha), balanceLossAlpha, "must be finite and ≥ 0");
         _tokens = sequenceLength;
+        BalanceLossAlpha = balanceLossAlpha;
+        RecomputeActivations = recomputeActivations;
         var c = parameters.Config;
+        var alpha = T.CreateChecked(balanceLossAlpha);
         var rope = RopeTable.For(c, sequenceLength);
-        _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => new BlockTrainer<T>(c, rope, sequenceLength, l)).ToArray();
+        if (recomputeActivations)
+        {
+            BlockTrainer<T>? dense = null, moe = null;
+            _blocks = Enumerable.Range(0, c.NumHiddenLayers)
+                .Select(l => c.IsMoeLayer(l)
+                    ? moe ??= new BlockTrainer<T>(c, rope, sequenceLength, l, alpha)
+                    : dense ??= new BlockTrainer<T>(c, rope, sequenceLength, l, alpha))
+                .ToArray();
+            _inputs = Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new T[sequenceLength * c.HiddenSize]).ToArray();
+        }
+        else
+        {
+            _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => new BlockTrainer<T>(c, rope, sequenceLength, l, alpha)).ToArray();
+        }
         if (parameters.Mtp.Length > 0 && sequenceLength >= 3)
-            _mtpBlock = new BlockTrainer<T>(c, rope, sequenceLength - 1, parameters.Mtp[0].Layer);
+            _mtpBlock = new BlockTrainer<T>(c, rope, sequenceLength - 1, parameters.Mtp[0].Layer, alpha);
         ExpertLoad = Enumerable.Range(0, c.NumHiddenLayers + c.NumNextNPredictLayers).Select(l => c.IsMoeLayer(l) ? new int[c.NRoutedExperts] : null).ToArray();
     }
+
+    /// <summary>α of the sequence-wise MoE balance loss (0 = off).</summary>
+    public double BalanceLossAlpha { get; }
+
+    /// <summary>Whether block activations are recomputed before each block's backward instead of kept.</summary>
+    public bool RecomputeActivations { get; }
 
     /// <summary>The parameters being trained.</summary>
     public ModelParameters<T> Parameters => _p;
@@ -70,8 +106,9 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     public int[]?[] ExpertLoad { get; }
 
     /// <summary>
-    /// Runs the batch and accumulates ∂(L_main + λ·L_mtp)/∂θ into <paramref name="grads"/>; each loss is the mean over
-    /// the counted positions of the whole batch. Sequences must have the length given at construction.
+    /// Runs the batch and accumulates ∂(L_main + λ·L_mtp + L_bal)/∂θ into <paramref name="grads"/>; each cross-entropy is
+    /// the mean over the counted positions of the whole batch, the balance loss the mean over its sequences. Sequences
+    /// must have the length given at construction.
     /// </summary>
     public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight)
     {
@@ -82,7 +119,8 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
         var counted = batch.Sum(s => s.CountedPositions);
         var countedMtp = useMtp ? batch.Sum(s => s.CountedMtpPositions) : 0;
-        T main = T.Zero, mtp = T.Zero;
+        T main = T.Zero, mtp = T.Zero, balance = T.Zero;
+        var balanceShare = T.One / T.CreateChecked(batch.Count);
         foreach (var sequence in batch)
         {
             if (sequence.Tokens.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Tokens.Length} tokens; this model trains on {_tokens}", nameof(batch));
@@ -90,18 +128,19 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
             // batch's rows makes the sum the batch mean.
             var mainShare = counted == 0 ? T.Zero : T.CreateChecked(sequence.CountedPositions) / T.CreateChecked(counted);
             var mtpShare = countedMtp == 0 ? T.Zero : T.CreateChecked(sequence.CountedMtpPositions) / T.CreateChecked(countedMtp);
-            var (m, x) = Sequence(sequence, grads, mainShare, mtpWeight * mtpShare);
+            var (m, x, bal) = Sequence(sequence, grads, mainShare, mtpWeight * mtpShare, balanceShare);
             main += m * mainShare;
             mtp += x * mtpShare;
+            balance += bal * balanceShare;
         }
-        return new BatchLoss<T>(main + mtpWeight * mtp, main, mtp);
+        return new BatchLoss<T>(main + mtpWeight * mtp + balance, main, mtp, balance);
     }
 
     /// <summary>
     /// Runs the batch and accumulates the gradient of the weighted negative log-likelihood
     /// scale · Σ_sequences Σ_t w_t · (−log π(token_{t+1} | tokens_≤t)), with w_t = <see cref="TrainingSequence.Weight"/>
     /// (0 where a position does not count), into <paramref name="grads"/>; no MTP and no normalisation (the weights and
-    /// <paramref name="scale"/> carry it). Returns the objective; <paramref name="tokenLogProbs"/>[b][t] is
+    /// <paramref name="scale"/> carry it) and no balance loss. Returns the objective; <paramref name="tokenLogProbs"/>[b][t] is
     /// log π(token_{t+1} | ≤ t) of sequence b (length T−1; 0 where the position does not count).
     /// </summary>
     public T ForwardBackwardWeighted(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T scale, out T[][] tokenLogProbs)
@@ -143,7 +182,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
             total += CrossEntropyOp.WeightedForwardBackward<T>(f.Logits, targets, w, dLogits, logProbs, _p.Config.VocabSize, scale);
             var dhn = new T[f.Hn.Length];
             LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, grads.Head ?? grads.Embed, [], _tokens, _p.Config.HiddenSize, _p.Config.VocabSize);
-            Backward(sequence.Tokens, f, dhn, grads);
+            Backward(sequence.Tokens, f, dhn, grads, T.Zero);
             tokenLogProbs[b] = lp;
         }
         return total;
@@ -183,7 +222,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     }
 
     /// <summary>Activations of the main model's forward pass kept for its backward pass.</summary>
-    private sealed record ForwardState(T[] XFinal, T[] Hn, T[] RstdN, T[] Logits);
+    private sealed record ForwardState(T[] XFinal, T[] Hn, T[] RstdN, T[] Logits, T Balance);
 
     private ForwardState Forward(int[] tokens, bool countLoad)
     {
@@ -191,25 +230,34 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
         var x = new T[t * h];                                           // (T, hidden) residual stream
         EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
-        foreach (var b in _blocks)
+        var balance = T.Zero;
+        for (var l = 0; l < _blocks.Length; l++)
         {
-            b.Forward(_p.Blocks[b.Layer], x, _p.RouterBias[b.Layer]);
-            if (countLoad) Accumulate(b);
+            var b = _blocks[l];
+            if (_inputs is not null) x.CopyTo(_inputs[l], 0);
+            b.Forward(_p.Blocks[l], x, _p.RouterBias[l]);
+            if (countLoad) Accumulate(l, b);
+            balance += b.BalanceLoss;
         }
         var hn = new T[t * h];
         var rstdN = new T[t];
         RmsNormOp.Forward<T>(x, _p.Norm, T.CreateChecked(c.RmsNormEps), hn, rstdN, t, h);
         var logits = new T[t * vocab];
         LinearOp.Forward<T>(hn, _p.Head ?? _p.Embed, [], logits, t, h, vocab);
-        return new ForwardState(x, hn, rstdN, logits);
+        return new ForwardState(x, hn, rstdN, logits, balance);
     }
 
-    private void Backward(int[] tokens, ForwardState f, T[] dhn, ModelParameters<T> g)
+    private void Backward(int[] tokens, ForwardState f, T[] dhn, ModelParameters<T> g, T balanceScale)
     {
         var h = _p.Config.HiddenSize;
         var dx = new T[f.XFinal.Length];
         RmsNormOp.Backward<T>(dhn, f.XFinal, _p.Norm, f.RstdN, dx, g.Norm, _tokens, h);
-        for (var i = _blocks.Length - 1; i >= 0; i--) _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i]);
+        for (var i = _blocks.Length - 1; i >= 0; i--)
+        {
+            // Recomputation: rerun the block from its kept input (consumed in place) to restore its activations.
+            if (_inputs is not null) _blocks[i].Forward(_p.Blocks[i], _inputs[i], _p.RouterBias[i]);
+            _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i], balanceScale);
+        }
         EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
     }
 
@@ -217,8 +265,8 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     public BatchLoss<T> ForwardBackward(IReadOnlyList<int[]> batch, ModelParameters<T> grads, T mtpWeight) =>
         ForwardBackward(batch.Select(t => new TrainingSequence(t)).ToList(), grads, mtpWeight);
 
-    /// <summary>One sequence: returns its (unscaled) main and MTP losses; gradients are scaled by the given weights.</summary>
-    private (T Main, T Mtp) Sequence(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale)
+    /// <summary>One sequence: returns its (unscaled) main, MTP and balance losses; gradients are scaled by the given weights.</summary>
+    private (T Main, T Mtp, T Balance) Sequence(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale, T balanceScale)
     {
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
@@ -230,13 +278,16 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
 
         var dhn = new T[f.Hn.Length];
         LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, dHead, [], t, h, vocab);
-        var mtpLoss = mtpScale == T.Zero ? T.Zero : MtpForwardBackward(sequence, f.Hn, dhn, g, mtpScale);
-        Backward(sequence.Tokens, f, dhn, g);
-        return (mainLoss, mtpLoss);
+        var (mtpLoss, mtpBalance) = mtpScale == T.Zero ? (T.Zero, T.Zero) : MtpForwardBackward(sequence, f.Hn, dhn, g, mtpScale, balanceScale);
+        Backward(sequence.Tokens, f, dhn, g, balanceScale);
+        return (mainLoss, mtpLoss, f.Balance + mtpBalance);
     }
 
-    /// <summary>MTP over positions 0 … T−2: input t_{i+1} and hn_i, target t_{i+2} (the last position has none).</summary>
-    private T MtpForwardBackward(TrainingSequence sequence, T[] hn, T[] dhn, ModelParameters<T> g, T scale)
+    /// <summary>
+    /// MTP over positions 0 … T−2: input t_{i+1} and hn_i, target t_{i+2} (the last position has none). Returns the MTP
+    /// cross-entropy and the MTP block's balance loss (whose gradient is scaled by <paramref name="balanceScale"/>).
+    /// </summary>
+    private (T Loss, T Balance) MtpForwardBackward(TrainingSequence sequence, T[] hn, T[] dhn, ModelParameters<T> g, T scale, T balanceScale)
     {
         var tokens = sequence.Tokens;
         var c = _p.Config;
@@ -265,7 +316,8 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var x = new T[n * h];
         LinearOp.Forward<T>(cat, m.EhProj, [], x, n, 2 * h, h);
         _mtpBlock!.Forward(m.Block, x, _p.RouterBias[m.Layer]);
-        Accumulate(_mtpBlock);
+        Accumulate(m.Layer, _mtpBlock);
+        var balance = _mtpBlock.BalanceLoss;
         var xOut = (T[])x.Clone();
         var hm = new T[n * h];
         var rstdM = new T[n];
@@ -282,7 +334,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         LinearOp.Backward<T>(dLogits, hm, head, dhm, gm.Head ?? g.Head ?? g.Embed, [], n, h, vocab);
         var dx = new T[x.Length];
         RmsNormOp.Backward<T>(dhm, xOut, m.HeadNorm, rstdM, dx, gm.HeadNorm, n, h);
-        _mtpBlock.Backward(m.Block, dx, gm.Block);
+        _mtpBlock.Backward(m.Block, dx, gm.Block, balanceScale);
         var dcat = new T[cat.Length];
         LinearOp.Backward<T>(dx, cat, m.EhProj, dcat, gm.EhProj, [], n, 2 * h, h);
         var den = new T[n * h];
@@ -296,12 +348,12 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         RmsNormOp.Backward<T>(den, e, m.ENorm, rstdE, de, gm.ENorm, n, h);
         EmbeddingOp.Backward<T>(next, de, gm.Embed ?? g.Embed, h);
         RmsNormOp.Backward<T>(dhh, hn.AsSpan(0, n * h), m.HNorm, rstdH, dhn.AsSpan(0, n * h), gm.HNorm, n, h);
-        return loss;
+        return (loss, balance);
     }
 
-    private void Accumulate(BlockTrainer<T> block)
+    private void Accumulate(int layer, BlockTrainer<T> block)
     {
-        if (block.Load is not { } load || ExpertLoad[block.Layer] is not { } total) return;
+        if (block.Load is not { } load || ExpertLoad[layer] is not { } total) return;
         for (var e = 0; e < load.Length; e++) total[e] += load[e];
     }
 }

@@ -38,7 +38,9 @@ public sealed class MoeParameters<T> where T : IFloatingPointIeee754<T>
 /// DeepSeekMoE for training: the choice of experts is made exactly as at inference (<see cref="Gate"/>, with the
 /// aux-loss-free bias) and is not differentiated; gradients flow through the chosen experts' weights into the router
 /// (<see cref="MoeGateOp"/>), through the experts, and through the shared experts. The forward also counts how many
-/// tokens each expert received, the input of <see cref="AuxLossFreeBalancer"/>.
+/// tokens each expert received, the input of <see cref="AuxLossFreeBalancer"/>. With α &gt; 0 it also computes the
+/// sequence-wise balance loss of its sequence (<see cref="BalanceLossOp"/>), whose gradient <see cref="Backward(MoeParameters{T}, ReadOnlySpan{T}, MoeParameters{T}, Span{T}, T)"/>
+/// adds into the router; α = 0 skips it entirely.
 /// </summary>
 public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
 {
@@ -51,13 +53,26 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
     private readonly List<(int Expert, int[] Rows, int[] Slots, MlpLayer.Saved<T> Saved, T[] Out)> _dispatch = [];
     private MlpLayer.Saved<T>? _shared;
 
-    /// <summary>Plans a layer for <paramref name="tokens"/> tokens.</summary>
-    public MoeLayer(ModelConfig config, int tokens)
+    /// <summary>Plans a layer for <paramref name="tokens"/> tokens, without the balance loss.</summary>
+    public MoeLayer(ModelConfig config, int tokens) : this(config, tokens, T.Zero)
     {
-        _c = config;
+    }
+
+    /// <summary>Plans a layer for <paramref name="tokens"/> tokens (one sequence) with balance-loss weight <paramref name="alpha"/> (V3: 0.0001; 0 = off).</summary>
+    public MoeLayer(ModelConfig config, int tokens, T alpha)
+    {
+        _c = config ?? throw new ArgumentNullException(nameof(config));
         _tokens = tokens;
+        if (!(alpha >= T.Zero)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "must be ≥ 0");
+        Alpha = alpha;
         Load = new int[config.NRoutedExperts];
     }
+
+    /// <summary>α of the sequence-wise balance loss (0 = off).</summary>
+    public T Alpha { get; }
+
+    /// <summary>α Σ_i f_i P_i of the last forward's sequence (0 when α = 0).</summary>
+    public T BalanceLoss { get; private set; } = T.Zero;
 
     /// <summary>Tokens routed to each expert by the last forward.</summary>
     public int[] Load { get; }
@@ -74,6 +89,7 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
         new Gate(_c, bias).Route(_logits.Select(float.CreateSaturating).ToArray(), t, _ids, new float[t * k]);
         _weights = new T[t * k];
         MoeGateOp.Forward<T>(_c, _logits, _ids, _weights, t);
+        BalanceLoss = Alpha == T.Zero ? T.Zero : BalanceLossOp.Forward<T>(_c, _logits, _ids, t, Alpha);
 
         y.Clear();
         _shared = p.Shared is null ? null : MlpLayer.Forward(p.Shared, x, y, t);
@@ -98,9 +114,16 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
         }
     }
 
-    /// <summary>Accumulates parameter gradients and dx (after <see cref="Forward"/>).</summary>
-    public void Backward(MoeParameters<T> p, ReadOnlySpan<T> dy, MoeParameters<T> grads, Span<T> dx)
+    /// <summary>Accumulates parameter gradients and dx (after <see cref="Forward"/>) of ⟨dy, y⟩ + <see cref="BalanceLoss"/>.</summary>
+    public void Backward(MoeParameters<T> p, ReadOnlySpan<T> dy, MoeParameters<T> grads, Span<T> dx) => Backward(p, dy, grads, dx, T.One);
+
+    /// <summary>
+    /// Accumulates parameter gradients and dx (after <see cref="Forward"/>) of ⟨dy, y⟩ + <paramref name="balanceScale"/> · <see cref="BalanceLoss"/>.
+    /// </summary>
+    public void Backward(MoeParameters<T> p, ReadOnlySpan<T> dy, MoeParameters<T> grads, Span<T> dx, T balanceScale)
     {
+        ArgumentNullException.ThrowIfNull(p);
+        ArgumentNullException.ThrowIfNull(grads);
         int t = _tokens, h = _c.HiddenSize, n = _c.NRoutedExperts;
         if (p.Shared is not null) MlpLayer.Backward(p.Shared, _shared!, dy, grads.Shared!, dx);
         var dweights = new T[_weights.Length];
@@ -126,6 +149,7 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
         }
         var dlogits = new T[_logits.Length];
         MoeGateOp.Backward<T>(_c, _logits, _ids, dweights, dlogits, t);
+        if (Alpha != T.Zero && balanceScale != T.Zero) BalanceLossOp.Backward<T>(_c, _logits, _ids, t, Alpha, balanceScale, dlogits);
         LinearOp.Backward<T>(dlogits, _x, p.Router, dx, grads.Router, [], t, h, n);
     }
 }

@@ -56,24 +56,31 @@ public static class MoeGateOp
                 for (var i = 0; i < k; i++) ds[chosen[i]] += c * dw[i];
             }
 
-            var dl = dlogits.Slice(t * n, n);
-            if (config.ScoringFunc == ScoringFunction.Sigmoid)
-            {
-                for (var e = 0; e < n; e++) dl[e] += ds[e] * s[e] * (T.One - s[e]);
-            }
-            else
-            {
-                // Softmax Jacobian: ∂s_i/∂l_j = s_i(δ_ij − s_j).
-                var dot = T.Zero;
-                for (var e = 0; e < n; e++) dot += ds[e] * s[e];
-                for (var e = 0; e < n; e++) dl[e] += s[e] * (ds[e] - dot);
-            }
+            ScoresBackward(config, s, ds, dlogits.Slice(t * n, n));
+        }
+    }
+
+    /// <summary>Accumulates dl [n] from ds [n] through the scoring function (sigmoid or softmax) with scores <paramref name="s"/>.</summary>
+    internal static void ScoresBackward<T>(ModelConfig config, ReadOnlySpan<T> s, ReadOnlySpan<T> ds, Span<T> dl) where T : IFloatingPointIeee754<T>
+    {
+        var n = s.Length;
+        if (config.ScoringFunc == ScoringFunction.Sigmoid)
+        {
+            for (var e = 0; e < n; e++) dl[e] += ds[e] * s[e] * (T.One - s[e]);
+        }
+        else
+        {
+            // Softmax Jacobian: ∂s_i/∂l_j = s_i(δ_ij − s_j).
+            var dot = T.Zero;
+            for (var e = 0; e < n; e++) dot += ds[e] * s[e];
+            for (var e = 0; e < n; e++) dl[e] += s[e] * (ds[e] - dot);
         }
     }
 
     private static bool Normalises(ModelConfig config) => config.NormTopKProb && config.NumExpertsPerTok > 1;
 
-    private static void Scores<T>(ModelConfig config, ReadOnlySpan<T> logits, Span<T> scores) where T : IFloatingPointIeee754<T>
+    /// <summary>Scores of every routed expert (sigmoid or softmax of the logits), unbiased.</summary>
+    internal static void Scores<T>(ModelConfig config, ReadOnlySpan<T> logits, Span<T> scores) where T : IFloatingPointIeee754<T>
     {
         if (config.ScoringFunc == ScoringFunction.Sigmoid)
         {

@@ -44,6 +44,15 @@ public sealed record SftOptions
     /// <summary>λ of the MTP loss (V3: 0.3 early, 0.1 later); 0 turns it off. Ignored without an MTP module.</summary>
     public double MtpWeight { get; init; } = 0.3;
 
+    /// <summary>
+    /// α of the complementary sequence-wise MoE balance loss (DeepSeek-V3 §2.1.2; V3: 0.0001), added to the loss; 0 (the
+    /// default) turns it off. Ignored without MoE layers.
+    /// </summary>
+    public double BalanceLossAlpha { get; init; }
+
+    /// <summary>Keep only each block's input and recompute its activations just before its backward (less memory, ~⅓ more compute).</summary>
+    public bool RecomputeActivations { get; init; }
+
     /// <summary>Visit examples in a seeded random order each epoch instead of file order.</summary>
     public bool Shuffle { get; init; }
 
@@ -67,6 +76,7 @@ public sealed record SftOptions
         if (!(MaxGradNorm >= 0)) throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), MaxGradNorm, "must be ≥ 0");
         if (!(BiasUpdateSpeed >= 0)) throw new ArgumentOutOfRangeException(nameof(BiasUpdateSpeed), BiasUpdateSpeed, "must be ≥ 0");
         if (!(MtpWeight >= 0)) throw new ArgumentOutOfRangeException(nameof(MtpWeight), MtpWeight, "must be ≥ 0");
+        if (!(BalanceLossAlpha >= 0) || double.IsInfinity(BalanceLossAlpha)) throw new ArgumentOutOfRangeException(nameof(BalanceLossAlpha), BalanceLossAlpha, "must be finite and ≥ 0");
         ArgumentOutOfRangeException.ThrowIfNegative(CheckpointEvery);
         AdamW.Validate();
     }
@@ -75,7 +85,7 @@ public sealed record SftOptions
 /// <summary>What one optimizer step did.</summary>
 /// <param name="Step">1-based step.</param>
 /// <param name="Steps">Total steps.</param>
-/// <param name="Loss">L_main + λ·L_mtp, averaged over the step's micro-batches.</param>
+/// <param name="Loss">L_main + λ·L_mtp (+ the balance loss when α &gt; 0), averaged over the step's micro-batches.</param>
 /// <param name="MainLoss">Next-token cross-entropy.</param>
 /// <param name="MtpLoss">MTP cross-entropy (0 when off).</param>
 /// <param name="LearningRate">Rate used.</param>

@@ -49,7 +49,7 @@ public sealed class SftTrainer : ITrainer
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
-        _model = new TrainableModel<float>(parameters, sequenceLength);
+        _model = new TrainableModel<float>(parameters, sequenceLength, options.BalanceLossAlpha, options.RecomputeActivations);
         _grads = ModelParameters<float>.ZerosLike(parameters);
         SequenceLength = sequenceLength;
         _sourceDirectory = sourceDirectory;

@@ -1,0 +1,70 @@
+using System.Numerics;
+using DeepSeek.Runtime.Checkpoints;
+
+namespace DeepSeek.Runtime.Training.Ops;
+
+/// <summary>
+/// Complementary sequence-wise balance loss (DeepSeek-V3 §2.1.2) of one MoE layer over one sequence of T tokens:
+/// s′_{i,t} = s_{i,t} / Σ_j s_{j,t} (unbiased scores of all routed experts); f_i = N_r/(K·T) · Σ_t 1[i ∈ top-K of t];
+/// P_i = (1/T) Σ_t s′_{i,t}; L = α Σ_i f_i P_i. The choice (f) is a constant; the gradient flows through P into the logits.
+/// </summary>
+public static class BalanceLossOp
+{
+    /// <summary>L for logits [T, n] and the chosen experts <paramref name="ids"/> [T, k].</summary>
+    public static T Forward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha)
+        where T : IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var n = config.NRoutedExperts;
+        var f = Frequencies<T>(config, ids, tokens);
+        var s = new T[n];
+        var loss = T.Zero;
+        for (var t = 0; t < tokens; t++)
+        {
+            MoeGateOp.Scores(config, logits.Slice(t * n, n), s);
+            var sum = T.Zero;
+            foreach (var v in s) sum += v;
+            var row = T.Zero;
+            for (var i = 0; i < n; i++) row += f[i] * (s[i] / sum);
+            loss += row;
+        }
+        return alpha * loss / T.CreateChecked(tokens);
+    }
+
+    /// <summary>Accumulates <paramref name="scale"/> · ∂L/∂logits into <paramref name="dlogits"/> [T, n].</summary>
+    public static void Backward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha, T scale, Span<T> dlogits)
+        where T : IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var n = config.NRoutedExperts;
+        var f = Frequencies<T>(config, ids, tokens);
+        // ∂L/∂s′_{i,t} = α f_i / T, the same for every token.
+        var g = new T[n];
+        var c = scale * alpha / T.CreateChecked(tokens);
+        for (var i = 0; i < n; i++) g[i] = c * f[i];
+        var s = new T[n];
+        var ds = new T[n];
+        for (var t = 0; t < tokens; t++)
+        {
+            MoeGateOp.Scores(config, logits.Slice(t * n, n), s);
+            var sum = T.Zero;
+            foreach (var v in s) sum += v;
+            // s′_i = s_i/S: ∂s′_i/∂s_j = (δ_ij − s′_i)/S.
+            var dot = T.Zero;
+            for (var i = 0; i < n; i++) dot += g[i] * (s[i] / sum);
+            for (var j = 0; j < n; j++) ds[j] = (g[j] - dot) / sum;
+            MoeGateOp.ScoresBackward<T>(config, s, ds, dlogits.Slice(t * n, n));
+        }
+    }
+
+    private static T[] Frequencies<T>(ModelConfig config, ReadOnlySpan<int> ids, int tokens) where T : IFloatingPointIeee754<T>
+    {
+        int n = config.NRoutedExperts, k = config.NumExpertsPerTok;
+        var counts = new int[n];
+        foreach (var e in ids[..(tokens * k)]) counts[e]++;
+        var c = T.CreateChecked(n) / T.CreateChecked(k * tokens);
+        var f = new T[n];
+        for (var i = 0; i < n; i++) f[i] = c * T.CreateChecked(counts[i]);
+        return f;
+    }
+}
