@@ -83,7 +83,7 @@ internal static class TrainCommand
             var o = parse.InvocationConfiguration.Output;
             var dir = parse.GetRequiredValue(model).FullName;
             using var checkpoint = Checkpoint.Open(dir);
-            var parameters = ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
+            var baseWeights = WeightMap.Bind(checkpoint);   // stays mapped: LoRA reads W₀ from it at every merge
             var tokenizer = File.Exists(Path.Combine(dir, "tokenizer.json")) ? BpeTokenizer.FromDirectory(dir) : null;
             var chat = File.Exists(Path.Combine(dir, "tokenizer_config.json")) ? TryChatFormat(dir) : null;
             var length = parse.GetValue(seqLen);
@@ -111,7 +111,6 @@ internal static class TrainCommand
                 CheckpointEvery = parse.GetValue(saveEvery),
             };
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
-            var baseWeights = WeightMap.Bind(checkpoint);
             var rank = parse.GetValue(loraRank);
             var lora = rank <= 0 ? null : new Runtime.Training.Lora.LoraOptions
             {
@@ -128,16 +127,15 @@ internal static class TrainCommand
             }
             else
             {
-                trainer = new SftTrainer(parameters, length, options, dir);
+                trainer = new SftTrainer(ModelParameters<float>.Load(baseWeights), length, options, dir);
                 if (lora is not null) trainer.WithLora(Runtime.Training.Lora.LoraAdapter.Create(checkpoint.Config, lora), baseWeights);
             }
             TrainingProgressView.Run(o, "SFT", options.Steps, report => trainer.Train(examples, new Progress(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
                 $"loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"))), ct));
-            var history = TrainingCheckpoint.Load(TrainingCheckpoint.Latest(options.CheckpointDirectory)!).Losses;
-            parameters = trainer.Parameters;
+            var history = trainer.Losses;
 
             var outDir = parse.GetRequiredValue(output).FullName;
-            TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
             trainer.Lora?.Save(Path.Combine(outDir, "adapter"), dir);   // PEFT files beside the merged checkpoint
             AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history }, "SFT loss"));
             var log = new StringBuilder();

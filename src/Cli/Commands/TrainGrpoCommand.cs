@@ -56,7 +56,6 @@ internal static class TrainGrpoCommand
             var o = parse.InvocationConfiguration.Output;
             var dir = parse.GetRequiredValue(model).FullName;
             using var checkpoint = Checkpoint.Open(dir);
-            var parameters = ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
             var tokenizer = File.Exists(Path.Combine(dir, "tokenizer.json")) ? BpeTokenizer.FromDirectory(dir) : null;
             var (ids, answers) = ReadPrompts(parse.GetRequiredValue(prompts).FullName, tokenizer, dir, checkpoint.Config.VocabSize);
             var rewards = Rewards(parse.GetRequiredValue(reward), answers, ids, parse.GetValue(maxTokens), tokenizer);
@@ -81,17 +80,13 @@ internal static class TrainGrpoCommand
             o.WriteLine($"GRPO on {ids.Count} prompts: {options.Steps} steps of {options.PromptsPerStep} prompts × {options.GroupSize} completions, rewards {parse.GetRequiredValue(reward)}");
             Func<ITokenTextDecoder>? decoder = tokenizer is null ? null : () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true);
             var latest = parse.GetValue(resume) ? TrainingCheckpoint.Latest(options.CheckpointDirectory) : null;
-            using var trainer = latest is null ? new GrpoTrainer(parameters, options, rewards, decoder) : GrpoTrainer.Resume(latest, options, rewards, decoder);
-            if (latest is not null)
-            {
-                o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
-                parameters = trainer.Parameters;
-            }
+            using var trainer = latest is null ? new GrpoTrainer(ModelParameters<float>.Load(WeightMap.Bind(checkpoint)), options, rewards, decoder) : GrpoTrainer.Resume(latest, options, rewards, decoder);
+            if (latest is not null) o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
             var history = TrainingProgressView.Run(o, "GRPO", options.Steps, report => trainer.Train(ids, new ProgressLines(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
                 $"reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  |g| {p.GradNorm:F3}"))), ct));
 
             var outDir = parse.GetRequiredValue(output).FullName;
-            TrainedCheckpoint.Save(parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
             AtomicFile.WriteAllText(Path.Combine(outDir, "reward.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>>
             {
                 ["mean reward"] = history.Select(h => h.MeanReward).ToList(),

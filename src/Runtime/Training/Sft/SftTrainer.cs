@@ -87,6 +87,9 @@ public sealed class SftTrainer : ITrainer
     /// <summary>The weights being trained (fp32 masters).</summary>
     public ModelParameters<float> Parameters => _p;
 
+    /// <summary>The loss of every step so far, including those of the run this one resumed.</summary>
+    public IReadOnlyList<double> Losses => _losses;
+
     /// <summary>Optimizer steps completed so far (including those of a resumed run).</summary>
     public int CompletedSteps => _position.Step;
 
