@@ -61,18 +61,8 @@ public class BalanceLossAndRecomputeTests
         {
             var picks = values.Length <= 8 || name.EndsWith("mlp.gate.weight", StringComparison.Ordinal)
                 ? Enumerable.Range(0, values.Length) : Enumerable.Range(0, 4).Select(_ => rng.Next(values.Length));
-            foreach (var i in picks)
-            {
-                var keep = values[i];
-                values[i] = keep + 1e-6;
-                var up = Loss();
-                values[i] = keep - 1e-6;
-                var down = Loss();
-                values[i] = keep;
-                for (var l = 0; l < loads.Length; l++) Assert.Equal(loads[l], model.ExpertLoad[l]);   // the nudge kept every choice
-                var numeric = (up - down) / 2e-6;
-                Assert.True(Math.Abs(numeric - analytic[name][i]) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"{name}[{i}]: analytic {analytic[name][i]}, numeric {numeric}");
-            }
+            FiniteDifferences.AssertGradient(name, values, analytic[name], Loss, picks,
+                () => { for (var l = 0; l < loads.Length; l++) Assert.Equal(loads[l], model.ExpertLoad[l]); });   // the nudge kept every choice
         }
     }
 

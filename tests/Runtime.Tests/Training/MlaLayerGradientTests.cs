@@ -44,17 +44,7 @@ public class MlaLayerGradientTests
         foreach (var (name, values) in p.Tensors().Append(("x", x)))
         {
             var expected = name == "x" ? dx : analytic[name];
-            for (var i = 0; i < values.Length; i++)
-            {
-                var keep = values[i];
-                values[i] = keep + 1e-6;
-                var up = Loss();
-                values[i] = keep - 1e-6;
-                var down = Loss();
-                values[i] = keep;
-                var numeric = (up - down) / 2e-6;
-                Assert.True(Math.Abs(numeric - expected[i]) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"{name}[{i}]: analytic {expected[i]}, numeric {numeric}");
-            }
+            FiniteDifferences.AssertGradient(name, values, expected, Loss);
             Assert.Contains(expected, v => Math.Abs(v) > 1e-4);
         }
     }

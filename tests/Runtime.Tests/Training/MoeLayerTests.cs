@@ -48,18 +48,8 @@ public class MoeLayerTests
         foreach (var (name, values) in p.Tensors().Append(("x", x)))
         {
             var expected = name == "x" ? dx : analytic[name];
-            for (var i = 0; i < values.Length; i++)
-            {
-                var keep = values[i];
-                values[i] = keep + 1e-6;
-                var up = Loss();
-                values[i] = keep - 1e-6;
-                var down = Loss();
-                values[i] = keep;
-                Assert.Equal(load, layer.Load);   // the nudge must not change the choice, or FD would measure a jump
-                var numeric = (up - down) / 2e-6;
-                Assert.True(Math.Abs(numeric - expected[i]) <= 1e-6 * Math.Max(1, Math.Abs(numeric)), $"{name}[{i}]: analytic {expected[i]}, numeric {numeric}");
-            }
+            // The nudge must not change the choice, or the difference would measure a jump.
+            FiniteDifferences.AssertGradient(name, values, expected, Loss, afterNudge: () => Assert.Equal(load, layer.Load));
         }
         Assert.Contains(analytic["gate"], v => Math.Abs(v) > 1e-4);
         Assert.All(grads.Experts.Where((_, e) => load[e] == 0), unused => Assert.All(unused.Gate, v => Assert.Equal(0, v)));
