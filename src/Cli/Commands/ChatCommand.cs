@@ -26,7 +26,7 @@ internal static class ChatCommand
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var system = new Option<string?>("--system", "-s") { Description = "System prompt." };
         var context = new Option<int>("--context") { Description = "Context length (prompt + answer).", DefaultValueFactory = _ => 4096 };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("chat", "Chat with a model: one answer for PROMPT, or a REPL.") { model, prompt, maxTokens, temperature, seed, threads, system, context, verbose };
         command.SetAction(async (parse, ct) =>
         {

@@ -16,7 +16,7 @@ internal static class InspectCommand
     {
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder (config.json + *.safetensors).", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("inspect", "Describe a checkpoint and validate every tensor against its config.") { model, json, verbose };
         command.SetAction(parse =>
         {

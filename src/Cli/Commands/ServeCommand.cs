@@ -23,7 +23,7 @@ internal static class ServeCommand
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var context = new Option<int>("--context") { Description = "Context length per request.", DefaultValueFactory = _ => 4096 };
         var concurrent = new Option<int>("--max-concurrent") { Description = "Requests generating at once (others queue).", DefaultValueFactory = _ => 4 };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API.") { model, urls, apiKey, modelId, threads, context, concurrent, verbose };
         command.SetAction(async (parse, ct) =>
         {

@@ -18,7 +18,7 @@ internal static class SynthCommand
         dtype.AcceptOnlyFromAmong("bf16", "f32", "fp8");
         var shards = new Option<int>("--shards") { Description = "Number of shard files.", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Weight generator seed.", DefaultValueFactory = _ => 1UL };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("synth", "Write a random-weight checkpoint with the exact tensor layout of a config.") { config, output, dtype, shards, seed, verbose };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {

@@ -20,7 +20,7 @@ internal static class TokenizeCommand
         var decode = new Option<string?>("--decode", "-d") { Description = "Comma-separated ids to decode to text." };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\":[…],\"tokens\":[…]} (or {\"text\":…} with --decode)." };
         var bos = new Option<bool>("--bos") { Description = "Prepend the BOS token named by tokenizer_config.json." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("tokenize", "Encode text to token ids, or decode ids to text, with a checkpoint's tokenizer.") { model, text, decode, json, bos, verbose };
         command.SetAction(parse =>
         {

@@ -31,15 +31,14 @@ internal static class TrainCommand
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Base checkpoint folder.", Required = true };
         var adapter = new Option<DirectoryInfo>("--adapter") { Description = "Folder with adapter_model.safetensors and adapter_config.json.", Required = true };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the merged checkpoint.", Required = true };
-        var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
-        saveDtype.AcceptOnlyFromAmong("f32", "bf16");
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var saveDtype = CliOptions.SaveDtype();
+        var verbose = CliOptions.Verbose();
         var merge = new Command("merge", "Fold LoRA adapters into a full checkpoint.") { model, adapter, output, saveDtype, verbose };
         merge.SetAction(parse => CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
             var outDir = parse.GetRequiredValue(output).FullName;
             Runtime.Training.Lora.LoraAdapter.MergeCheckpoint(parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(adapter).FullName, outDir,
-                parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16);
+                parse.GetValue(saveDtype));
             parse.InvocationConfiguration.Output.WriteLine($"merged into {outDir}");
             return 0;
         }));
@@ -51,8 +50,7 @@ internal static class TrainCommand
         var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder to start from.", Required = true };
         var data = new Option<FileInfo>("--data") { Description = "JSONL: {\"tokens\":[…]}, {\"text\":…}, {\"prompt\":…,\"completion\":…} or {\"messages\":[…]} per line.", Required = true };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Folder for the trained checkpoint.", Required = true };
-        var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd.", DefaultValueFactory = _ => "adamw" };
-        optimizer.AcceptOnlyFromAmong("adamw", "sgd");
+        var optimizer = CliOptions.Optimizer();
         var lr = new Option<double>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => 1e-4 };
         var warmup = new Option<int>("--warmup-steps") { Description = "Linear warm-up steps." };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => 100 };
@@ -64,8 +62,7 @@ internal static class TrainCommand
         var mtp = new Option<double>("--mtp-weight") { Description = "λ of the MTP loss (0 = off).", DefaultValueFactory = _ => 0.3 };
         var balanceAlpha = new Option<double>("--balance-loss-alpha") { Description = "α of the sequence-wise MoE balance loss (V3: 0.0001; 0 = off)." };
         var recompute = new Option<bool>("--recompute") { Description = "Recompute each block's activations before its backward instead of keeping them (less memory, more compute)." };
-        var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
-        saveDtype.AcceptOnlyFromAmong("f32", "bf16");
+        var saveDtype = CliOptions.SaveDtype();
         var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the shuffle.", DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
@@ -73,7 +70,7 @@ internal static class TrainCommand
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA α (the update is scaled by α/r); default 2·rank." };
         var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => "q_a_proj,q_b_proj,q_proj,kv_b_proj,o_proj" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options and data)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("sft", "Supervised fine-tuning.")
         {
             model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraTargets, resume, verbose,
@@ -94,7 +91,7 @@ internal static class TrainCommand
 
             var options = new SftOptions
             {
-                Optimizer = parse.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
+                Optimizer = parse.GetValue(optimizer),
                 LearningRate = parse.GetValue(lr),
                 WarmupSteps = parse.GetValue(warmup),
                 Steps = parse.GetValue(steps),
@@ -135,7 +132,7 @@ internal static class TrainCommand
             var history = trainer.Losses;
 
             var outDir = parse.GetRequiredValue(output).FullName;
-            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype), dir, ct);
             trainer.Lora?.Save(Path.Combine(outDir, "adapter"), dir);   // PEFT files beside the merged checkpoint
             AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history }, "SFT loss"));
             var log = new StringBuilder();

@@ -38,15 +38,13 @@ internal static class TrainGrpoCommand
         var epochs = new Option<int>("--epochs") { Description = "Optimisation epochs per batch of rollouts.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Steps.", DefaultValueFactory = _ => 100 };
         var lr = new Option<double>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => 1e-6 };
-        var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd.", DefaultValueFactory = _ => "adamw" };
-        optimizer.AcceptOnlyFromAmong("adamw", "sgd");
+        var optimizer = CliOptions.Optimizer();
         var clip = new Option<double>("--max-grad-norm") { Description = "Global gradient-norm clip (0 = off).", DefaultValueFactory = _ => 1.0 };
-        var saveDtype = new Option<string>("--save-dtype") { Description = "f32 or bf16.", DefaultValueFactory = _ => "bf16" };
-        saveDtype.AcceptOnlyFromAmong("f32", "bf16");
+        var saveDtype = CliOptions.SaveDtype();
         var seed = new Option<int>("--seed") { Description = "Seed of sampling and prompt order.", DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options, rewards and prompts)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors." };
+        var verbose = CliOptions.Verbose();
         var command = new Command("grpo", "Reinforcement learning with group-relative advantages and rule rewards (DeepSeek-R1).")
         {
             model, prompts, output, reward, group, perStep, maxTokens, temperature, epsilon, beta, epochs, steps, lr, optimizer, clip, saveDtype, seed, saveEvery, resume, verbose,
@@ -71,7 +69,7 @@ internal static class TrainGrpoCommand
                 Epochs = parse.GetValue(epochs),
                 Steps = parse.GetValue(steps),
                 LearningRate = parse.GetValue(lr),
-                Optimizer = parse.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
+                Optimizer = parse.GetValue(optimizer),
                 MaxGradNorm = parse.GetValue(clip),
                 Seed = parse.GetValue(seed),
                 CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),
@@ -86,7 +84,7 @@ internal static class TrainGrpoCommand
                 $"reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  |g| {p.GradNorm:F3}"))), ct));
 
             var outDir = parse.GetRequiredValue(output).FullName;
-            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype) == "f32" ? DType.F32 : DType.BF16, dir, ct);
+            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype), dir, ct);
             AtomicFile.WriteAllText(Path.Combine(outDir, "reward.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>>
             {
                 ["mean reward"] = history.Select(h => h.MeanReward).ToList(),
