@@ -51,11 +51,12 @@ public sealed class Moe
         }
         for (var e = 0; e < n; e++)
         {
-            if (rows[e] is not { Count: > 0 } r) continue;
-            var xe = _backend.Allocate(r.Count, x.Cols);
-            _backend.GatherRows(x, r.ToArray(), xe);
+            if (rows[e] is not { Count: > 0 } list) continue;
+            var r = list.ToArray();
+            var xe = _backend.Allocate(r.Length, x.Cols);
+            _backend.GatherRows(x, r, xe);
             var ye = _experts[e].Forward(xe);
-            _backend.ScatterAddRows(ye, r.ToArray(), scales[e].ToArray(), y);
+            _backend.ScatterAddRows(ye, r, scales[e].ToArray(), y);
         }
         return y;
     }
