@@ -11,6 +11,7 @@ internal static partial class Scenarios
             case "collectives": Collectives(world); break;
             case "kill": Kill(world); break;
             case "throw": Throw(world); break;
+            case "pipeline": Pipeline(world, args); break;
             default: throw new ArgumentException($"unknown scenario '{name}'");
         }
     }
