@@ -78,8 +78,9 @@ internal sealed class PipelineRankRunner
             case PipelineOpKind.ForwardBackward:
                 if (_options.OverlapForwardBackward && op.Direction != op.SecondDirection)
                 {
-                    // Different directions are different stage objects, so the halves share no state.
-                    var forward = Task.Run(() => Forward(op.MicroBatch, op.Direction), _ct);
+                    // Different directions are different stage objects, so the halves share no state. A dedicated thread, not the
+                    // pool: every rank does this at once, and a starved pool would serialise the halves again.
+                    var forward = Task.Factory.StartNew(() => Forward(op.MicroBatch, op.Direction), _ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
                     BackwardInput(op.SecondMicroBatch, op.SecondDirection);
                     BackwardWeight(op.SecondMicroBatch, op.SecondDirection);
                     forward.GetAwaiter().GetResult();

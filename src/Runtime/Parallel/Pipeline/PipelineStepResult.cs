@@ -14,7 +14,7 @@ public sealed record PipelineStepResult(double Loss, IReadOnlyList<double> Micro
 public sealed class PipelineExecutorOptions
 {
     /// <summary>
-    /// Run the two halves of a forward-backward pair concurrently (the forward on a pool thread): they touch different stages,
+    /// Run the two halves of a forward-backward pair concurrently (the forward on a thread of its own): they touch different stages,
     /// so this is safe, and on a machine with a spare core it models F&amp;B &lt; F + B. Off by default: one thread per rank.
     /// </summary>
     public bool OverlapForwardBackward { get; init; }
