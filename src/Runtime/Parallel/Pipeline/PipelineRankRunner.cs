@@ -81,8 +81,16 @@ internal sealed class PipelineRankRunner
                     // Different directions are different stage objects, so the halves share no state. A dedicated thread, not the
                     // pool: every rank does this at once, and a starved pool would serialise the halves again.
                     var forward = Task.Factory.StartNew(() => Forward(op.MicroBatch, op.Direction), _ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-                    BackwardInput(op.SecondMicroBatch, op.SecondDirection);
-                    BackwardWeight(op.SecondMicroBatch, op.SecondDirection);
+                    try
+                    {
+                        BackwardInput(op.SecondMicroBatch, op.SecondDirection);
+                        BackwardWeight(op.SecondMicroBatch, op.SecondDirection);
+                    }
+                    finally
+                    {
+                        // Never leave the forward half running behind a failed backward; its own failure surfaces when the backward's did not.
+                        ((IAsyncResult)forward).AsyncWaitHandle.WaitOne();
+                    }
                     forward.GetAwaiter().GetResult();
                 }
                 else
