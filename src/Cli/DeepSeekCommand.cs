@@ -20,6 +20,7 @@ internal static class DeepSeekCommand
             TrainCommand.Lora(),
             ChatCommand.Create(),
             EvalCommand.Create(),
+            PipelineScheduleCommand.Create(),
         };
         return root;
     }
