@@ -23,6 +23,7 @@ var options = RecipeOptions.Parse(args);
 var work = Path.GetFullPath(options.Work);
 var initDir = Path.Combine(work, "init");
 var sftDir = Path.Combine(work, "sft");
+var sft2Dir = Path.Combine(work, "sft2");
 var outDir = Path.GetFullPath(options.Out);
 Directory.CreateDirectory(initDir);
 using var cancel = new CancellationTokenSource();
@@ -39,47 +40,16 @@ if (options.Stages.Contains("init"))
     Console.WriteLine($"init: {tokens} tokens (vocab {vocab}), {config.HiddenSize} hidden, {config.NumHiddenLayers} layers → {initDir}");
 }
 
+// Cold-start SFT as a two-step curriculum: short operands first (the model finds the scratchpad's structure), then
+// one digit longer (GRPO and the held-out set go one digit further still).
 if (options.Stages.Contains("sft"))
-{
-    using var model = LoadedModel.Open(initDir);
-    var data = new ReasonerData(model.Evaluator(), model.Tokenizer, model.Config.EosTokenIds[0]);
-    var rng = new Random(options.Seed);
-    var problems = ArithmeticTask.Sample(options.SftProblems, options.Seed, ArithmeticSplit.Train, options.SftDigits);
-    var sequences = data.Pack(problems, options.SequenceLength, rng);
-    Console.WriteLine($"SFT: {problems.Count} problems (≤ {options.SftDigits} digits) packed into {sequences.Count} sequences of {options.SequenceLength}");
-    var sft = new SftOptions
-    {
-        LearningRate = options.SftLearningRate,
-        MinLearningRate = options.SftLearningRate / 10,
-        WarmupSteps = options.SftSteps / 20,
-        Steps = options.SftSteps,
-        BatchSize = options.BatchSize,
-        MaxGradNorm = 1.0,
-        MtpWeight = 0.3,
-        BiasUpdateSpeed = 0.005f,
-        Shuffle = true,
-        Seed = options.Seed,
-        AdamW = new() { WeightDecay = 0.01 },
-        CheckpointDirectory = Path.Combine(work, "sft-checkpoints"),
-        CheckpointEvery = 250,
-    };
-    var trainer = new SftTrainer(ModelParameters<float>.Load(model.Weights), options.SequenceLength, sft, initDir);
-    var last = clock.Elapsed;
-    var progress = new Progress<TrainingProgress>(p =>
-    {
-        if (p.Step % 50 != 0 && p.Step != p.Steps) return;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  sft {p.Step,5}/{p.Steps}  loss {p.MainLoss:F4}  mtp {p.MtpLoss:F4}  lr {p.LearningRate:E2}  |g| {p.GradNorm:F2}  {p.TokensPerSecond:F0} tok/s  imbalance {p.LoadImbalance:F2}  [{clock.Elapsed:mm\\:ss}]"));
-    });
-    await trainer.TrainAsync(sequences, progress, cancel.Token);
-    TrainedCheckpoint.Save(trainer.Parameters, sftDir, DType.F32, initDir, cancel.Token);
-    Console.WriteLine($"SFT done in {clock.Elapsed - last:mm\\:ss} → {sftDir}");
-    Evaluate(sftDir, "after SFT");
-}
+    await Sft(initDir, sftDir, options.SftDigits, options.SftSteps, options.SftLearningRate, options.SequenceLength, options.Seed);
+if (options.Stages.Contains("sft2"))
+    await Sft(sftDir, sft2Dir, options.SftDigits + 1, options.Sft2Steps, options.SftLearningRate / 2, options.SequenceLength + 32, options.Seed + 2);
 
 if (options.Stages.Contains("grpo"))
 {
-    using var model = LoadedModel.Open(sftDir);
+    using var model = LoadedModel.Open(sft2Dir);
     var evaluator = model.Evaluator();
     var problems = ArithmeticTask.Sample(options.GrpoProblems, options.Seed + 1, ArithmeticSplit.Train, options.GrpoDigits);
     var prompts = problems.Select(p => evaluator.Prompt(p.Question)).ToList();
@@ -107,13 +77,50 @@ if (options.Stages.Contains("grpo"))
     var progress = new Progress<GrpoProgress>(p => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"  grpo {p.Step,4}/{p.Steps}  reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  [{clock.Elapsed:mm\\:ss}]")));
     await trainer.TrainAsync(prompts, progress, cancel.Token);
-    TrainedCheckpoint.Save(trainer.Parameters, outDir, DType.F32, sftDir, cancel.Token);
+    TrainedCheckpoint.Save(trainer.Parameters, outDir, DType.F32, sft2Dir, cancel.Token);
     Console.WriteLine($"GRPO done in {clock.Elapsed - last:mm\\:ss} → {outDir}");
     Evaluate(outDir, "after GRPO");
 }
 
 if (options.Stages.Contains("eval")) Evaluate(outDir, "shipped");
 Console.WriteLine($"total {clock.Elapsed:hh\\:mm\\:ss}");
+
+async Task Sft(string from, string to, int digits, int steps, double learningRate, int sequenceLength, int seed)
+{
+    using var model = LoadedModel.Open(from);
+    var data = new ReasonerData(model.Evaluator(), model.Tokenizer, model.Config.EosTokenIds[0]);
+    var problems = ArithmeticTask.Sample(50_000, seed, ArithmeticSplit.Train, digits);
+    var sequences = data.Pack(problems, sequenceLength, new Random(seed));
+    Console.WriteLine($"SFT: {problems.Count} problems (≤ {digits} digits) packed into {sequences.Count} sequences of {sequenceLength}");
+    var sft = new SftOptions
+    {
+        LearningRate = learningRate,
+        MinLearningRate = learningRate / 10,
+        WarmupSteps = steps / 20,
+        Steps = steps,
+        BatchSize = options.BatchSize,
+        MaxGradNorm = 1.0,
+        MtpWeight = 0.3,
+        BiasUpdateSpeed = 0.005f,
+        Shuffle = true,
+        Seed = seed,
+        AdamW = new() { WeightDecay = 0.01 },
+        CheckpointDirectory = to + "-checkpoints",
+        CheckpointEvery = 250,
+    };
+    var trainer = new SftTrainer(ModelParameters<float>.Load(model.Weights), sequenceLength, sft, from);
+    var last = clock.Elapsed;
+    var progress = new Progress<TrainingProgress>(p =>
+    {
+        if (p.Step % 50 != 0 && p.Step != p.Steps) return;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  sft {p.Step,5}/{p.Steps}  loss {p.MainLoss:F4}  mtp {p.MtpLoss:F4}  lr {p.LearningRate:E2}  |g| {p.GradNorm:F2}  {p.TokensPerSecond:F0} tok/s  imbalance {p.LoadImbalance:F2}  [{clock.Elapsed:mm\\:ss}]"));
+    });
+    await trainer.TrainAsync(sequences, progress, cancel.Token);
+    TrainedCheckpoint.Save(trainer.Parameters, to, DType.F32, from, cancel.Token);
+    Console.WriteLine($"SFT done in {clock.Elapsed - last:mm\\:ss} → {to}");
+    Evaluate(to, $"after SFT (≤ {digits} digits)");
+}
 
 void Evaluate(string dir, string label)
 {
@@ -166,23 +173,23 @@ internal sealed record RecipeOptions
 {
     public string Out { get; init; } = "models/deepseek-tiny-reasoner";
     public string Work { get; init; } = "artifacts/tiny-reasoner";
-    public HashSet<string> Stages { get; init; } = ["init", "sft", "grpo"];
+    public HashSet<string> Stages { get; init; } = ["init", "sft", "sft2", "grpo"];
     public int Seed { get; init; } = 1;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 3;
     public int Heads { get; init; } = 4;
-    public int SequenceLength { get; init; } = 128;
+    public int SequenceLength { get; init; } = 160;
     public int BatchSize { get; init; } = 8;
     public int SftSteps { get; init; } = 2400;
-    public int SftProblems { get; init; } = 50_000;
     public int SftDigits { get; init; } = 3;
+    public int Sft2Steps { get; init; } = 3000;
     public double SftLearningRate { get; init; } = 3e-3;
-    public int GrpoSteps { get; init; } = 30;
+    public int GrpoSteps { get; init; } = 60;
     public int GrpoProblems { get; init; } = 4_000;
-    public int GrpoDigits { get; init; } = 4;
+    public int GrpoDigits { get; init; } = 5;
     public int GroupSize { get; init; } = 8;
     public int PromptsPerStep { get; init; } = 8;
-    public double GrpoLearningRate { get; init; } = 2e-5;
+    public double GrpoLearningRate { get; init; } = 3e-5;
     public int EvalProblems { get; init; } = 1000;
 
     public static RecipeOptions Parse(string[] args)
@@ -206,7 +213,7 @@ internal sealed record RecipeOptions
                 "--seq-len" => o with { SequenceLength = I() },
                 "--batch" => o with { BatchSize = I() },
                 "--sft-steps" => o with { SftSteps = I() },
-                "--sft-problems" => o with { SftProblems = I() },
+                "--sft2-steps" => o with { Sft2Steps = I() },
                 "--sft-digits" => o with { SftDigits = I() },
                 "--sft-lr" => o with { SftLearningRate = D() },
                 "--grpo-steps" => o with { GrpoSteps = I() },

@@ -23,7 +23,7 @@ internal static class EvalCommand
         var task = new Option<string>("--task") { Description = $"Task to evaluate: {ArithmeticTask.Name}.", Required = true };
         var count = new Option<int>("--n") { Description = "Problems to evaluate.", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "Seed of the problem sample.", DefaultValueFactory = _ => 20261122 };
-        var digits = new Option<int>("--max-digits") { Description = "Longest operand, in digits (the shipped model trained SFT on ≤ 4, GRPO on ≤ 5).", DefaultValueFactory = _ => 5 };
+        var digits = new Option<int>("--max-digits") { Description = "Longest operand, in digits (the embedded model trained SFT on ≤ 3, GRPO on ≤ 4).", DefaultValueFactory = _ => 4 };
         var split = new Option<string>("--split") { Description = "held-out (never trained on) or train.", DefaultValueFactory = _ => "held-out" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
