@@ -43,7 +43,8 @@ public sealed class LoraAdapter
     public IReadOnlyList<LoraPair> Pairs { get; }
 
     /// <summary>
-    /// Fresh adapters for every targeted 2-D weight of <paramref name="config"/>: A ~ U(−1/√in, 1/√in) (seeded), B = 0,
+    /// Fresh adapters for every targeted 2-D weight of <paramref name="config"/>: A ~ U(−1/√in, 1/√in) (seeded; PEFT's
+    /// <c>kaiming_uniform_(a=√5)</c>), B = 0,
     /// so the adapted model starts exactly at the base.
     /// </summary>
     public static LoraAdapter Create(ModelConfig config, LoraOptions options)
