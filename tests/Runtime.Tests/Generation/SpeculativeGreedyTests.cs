@@ -120,7 +120,7 @@ public sealed class SpeculativeGreedyTests(SpeculationModels fixture) : IClassFi
         // Every position of the plain output in turn becomes the stop token (or EOS): some land on an accepted draft,
         // some on the token after it, some on a replacement for a rejected draft.
         var m = fixture.Models[name];
-        foreach (var r in Requests(m, 6, seed: 7))
+        foreach (var r in Requests(m, 4, seed: 7))
         {
             var full = Plain(m).Complete(r.Prompt, r.Options with { MaxTokens = 20 }).Tokens;
             for (var k = 0; k < full.Count; k++)
