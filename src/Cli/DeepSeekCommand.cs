@@ -19,6 +19,7 @@ internal static class DeepSeekCommand
             TrainCommand.Create(),
             TrainCommand.Lora(),
             ChatCommand.Create(),
+            BenchCommand.Create(),
         };
         return root;
     }
