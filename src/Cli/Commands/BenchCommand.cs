@@ -26,7 +26,6 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Sequences generated together.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var speculative = new Option<string>("--speculative") { Description = "none, or mtp: also time MTP speculative decoding and report acceptance and speedup.", DefaultValueFactory = _ => "none" };
-        speculative.AcceptOnlyFromAmong("none", "mtp");
         var runs = new Option<int>("--runs") { Description = "Timed runs after the warm-up; the best of them is reported.", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompt tokens.", DefaultValueFactory = _ => 1 };
         var probeMs = new Option<int>("--probe-ms") { Description = "Duration of each machine probe (bandwidth, FMA peak) in ms.", DefaultValueFactory = _ => 1000 };
@@ -39,8 +38,11 @@ internal static class BenchCommand
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
             var dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("--model is required: give a checkpoint folder (deepseek bench --model DIR)");
+            // Checked here rather than with AcceptOnlyFromAmong, whose message spans several lines.
+            var mode = parse.GetValue(speculative);
+            if (mode is not ("none" or "mtp")) throw new ArgumentException($"--speculative must be none or mtp (got '{mode}')");
             var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
-                parse.GetValue(speculative) == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs));
+                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs));
             settings.Validate();
             var report = Run(dir, settings, ct);
             var output = parse.InvocationConfiguration.Output;
@@ -74,11 +76,11 @@ internal static class BenchCommand
         using var checkpoint = Checkpoint.Open(dir);
         var weights = WeightMap.Bind(checkpoint);
         var config = checkpoint.Config;
+        if (s.Mtp && config.NumNextNPredictLayers == 0)
+            throw new ArgumentException("--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
         var context = s.PromptTokens + s.GenTokens;
         if (context > config.MaxPositionEmbeddings)
             throw new ContextLengthException($"--prompt-tokens {s.PromptTokens} plus --gen-tokens {s.GenTokens} exceeds the model's {config.MaxPositionEmbeddings} positions", context, config.MaxPositionEmbeddings);
-        if (s.Mtp && config.NumNextNPredictLayers == 0)
-            throw new ArgumentException($"--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
 
         using var backend = new CpuBackend(s.Threads);
         var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
