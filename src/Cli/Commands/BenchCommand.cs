@@ -37,14 +37,14 @@ internal static class BenchCommand
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
-            var dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("--model is required: give a checkpoint folder (deepseek bench --model DIR)");
+            var folder = parse.GetValue(model) ?? throw new ArgumentException("--model is required: give a checkpoint folder (deepseek bench --model DIR)");
             // Checked here rather than with AcceptOnlyFromAmong, whose message spans several lines.
             var mode = parse.GetValue(speculative);
             if (mode is not ("none" or "mtp")) throw new ArgumentException($"--speculative must be none or mtp (got '{mode}')");
             var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
                 mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs));
             settings.Validate();
-            var report = Run(dir, settings, ct);
+            var report = Run(folder, settings, ct);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report));
             else
@@ -71,9 +71,9 @@ internal static class BenchCommand
     /// <summary>Rates of one timed generation: prompt tokens over the time to the first token, later tokens over the rest.</summary>
     private readonly record struct Timing(double PrefillRate, double DecodeRate, SpeculationStats Speculation);
 
-    private static Dictionary<string, object?> Run(string dir, BenchSettings s, CancellationToken ct)
+    private static Dictionary<string, object?> Run(DirectoryInfo folder, BenchSettings s, CancellationToken ct)
     {
-        using var checkpoint = Checkpoint.Open(dir);
+        using var checkpoint = Checkpoint.Open(folder.FullName);
         var weights = WeightMap.Bind(checkpoint);
         var config = checkpoint.Config;
         if (s.Mtp && config.NumNextNPredictLayers == 0)
@@ -110,7 +110,7 @@ internal static class BenchCommand
         var prefillFlops = cost.PrefillFlopsPerToken(s.PromptTokens);
         var report = new Dictionary<string, object?>
         {
-            ["model"] = dir,
+            ["model"] = folder.ToString(),   // as given on the command line
             ["threads"] = backend.Threads,
             ["batch"] = s.Batch,
             ["prompt_tokens"] = s.PromptTokens,
