@@ -21,6 +21,7 @@ internal static class DeepSeekCommand
             ChatCommand.Create(),
             EvalCommand.Create(),
             PipelineScheduleCommand.Create(),
+            BenchCommand.Create(),
         };
         return root;
     }
