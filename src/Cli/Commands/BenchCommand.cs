@@ -6,12 +6,13 @@ using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Diagnostics;
 using DeepSeek.Runtime.Generation;
+using DeepSeek.Runtime.Hosting;
 using DeepSeek.Runtime.Model;
 
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>deepseek bench --model DIR [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--speculative none|mtp]
+/// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--speculative none|mtp]
 /// [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random prompts (greedy, no EOS),
 /// this machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README).
 /// </summary>
@@ -19,8 +20,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        // Optional for the parser; required at run time until an embedded default model exists.
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder." };
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = $"Checkpoint folder (default: the embedded {EmbeddedModel.Name})." };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 128 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per sequence (at least 2).", DefaultValueFactory = _ => 32 };
         var batch = new Option<int>("--batch") { Description = "Sequences generated together.", DefaultValueFactory = _ => 1 };
@@ -37,7 +37,7 @@ internal static class BenchCommand
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
-            var folder = parse.GetValue(model) ?? throw new ArgumentException("--model is required: give a checkpoint folder (deepseek bench --model DIR)");
+            var folder = parse.GetValue(model) ?? new DirectoryInfo(EmbeddedModel.GetPath());
             // Checked here rather than with AcceptOnlyFromAmong, whose message spans several lines.
             var mode = parse.GetValue(speculative);
             if (mode is not ("none" or "mtp")) throw new ArgumentException($"--speculative must be none or mtp (got '{mode}')");

@@ -62,8 +62,18 @@ public sealed class BenchCommandTests
         foreach (var key in Keys) Assert.Contains(key, output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Without_a_model_it_benchmarks_the_embedded_model_with_mtp()
+    {
+        var (exit, output, error) = await CliRun.RunAsync("bench", "--prompt-tokens", "8", "--gen-tokens", "8", "--probe-ms", "10", "--speculative", "mtp", "--json");
+        Assert.True(exit == 0, error);
+        using var doc = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal(DeepSeek.Runtime.Hosting.EmbeddedModel.GetPath(), doc.RootElement.GetProperty("model").GetString());
+        Assert.InRange(doc.RootElement.GetProperty("mtp_acceptance_rate").GetDouble(), 0, 1);
+        Assert.True(doc.RootElement.GetProperty("speedup").GetDouble() > 0);
+    }
+
     [Theory]
-    [InlineData("--model is required", "bench")]
     [InlineData("does-not-exist", "bench", "--model", "does-not-exist")]
     [InlineData("--gen-tokens must be at least 2", "bench", "--model", "MODEL", "--gen-tokens", "1")]
     [InlineData("--prompt-tokens must be at least 1", "bench", "--model", "MODEL", "--prompt-tokens", "0")]
