@@ -30,6 +30,17 @@ public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null, flo
     public int CountedMtpPositions => Enumerable.Range(0, Tokens.Length - 1).Count(t => t + 2 < Tokens.Length && Counts(t + 1));
 }
 
+/// <summary>Totals of a whole batch that the means of <see cref="TrainableModel{T}.ForwardBackward(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T, BatchTotals?)"/> divide by.</summary>
+/// <param name="CountedPositions">Counted next-token predictions of the whole batch.</param>
+/// <param name="CountedMtpPositions">Counted MTP predictions of the whole batch.</param>
+/// <param name="Sequences">Sequences in the whole batch.</param>
+public readonly record struct BatchTotals(int CountedPositions, int CountedMtpPositions, int Sequences)
+{
+    /// <summary>The totals of <paramref name="batch"/>.</summary>
+    public static BatchTotals Of(IReadOnlyList<TrainingSequence> batch) =>
+        new(batch.Sum(s => s.CountedPositions), batch.Sum(s => s.CountedMtpPositions), batch.Count);
+}
+
 /// <summary>Losses of one batch.</summary>
 /// <param name="Total">L_main + λ·L_mtp + L_bal, what the gradients are of.</param>
 /// <param name="Main">Mean next-token cross-entropy over the batch's counted positions (all B×(T−1) without masks).</param>
@@ -110,17 +121,25 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// the mean over the counted positions of the whole batch, the balance loss the mean over its sequences. Sequences
     /// must have the length given at construction.
     /// </summary>
-    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight)
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight) =>
+        ForwardBackward(batch, grads, mtpWeight, totals: null);
+
+    /// <summary>
+    /// As <see cref="ForwardBackward(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T)"/> for a part of a larger batch:
+    /// the means are taken over <paramref name="totals"/> (the whole batch's counted positions and sequences), so the
+    /// gradients and losses of the parts (e.g. of data-parallel ranks) add up to the whole batch's.
+    /// </summary>
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight, BatchTotals? totals)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(grads);
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
-        var counted = batch.Sum(s => s.CountedPositions);
-        var countedMtp = useMtp ? batch.Sum(s => s.CountedMtpPositions) : 0;
+        var counted = totals?.CountedPositions ?? batch.Sum(s => s.CountedPositions);
+        var countedMtp = useMtp ? totals?.CountedMtpPositions ?? batch.Sum(s => s.CountedMtpPositions) : 0;
         T main = T.Zero, mtp = T.Zero, balance = T.Zero;
-        var balanceShare = T.One / T.CreateChecked(batch.Count);
+        var balanceShare = T.One / T.CreateChecked(totals?.Sequences ?? batch.Count);
         foreach (var sequence in batch)
         {
             if (sequence.Tokens.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Tokens.Length} tokens; this model trains on {_tokens}", nameof(batch));
