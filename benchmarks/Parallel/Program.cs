@@ -1,72 +1,65 @@
 using System.Diagnostics;
 using System.Globalization;
-using DeepSeek.Benchmarks.Parallel;
+using DeepSeek.Interop.Mpi;
 using DeepSeek.Runtime.Distributed;
-using DeepSeek.Runtime.Distributed.Pipeline;
 
-// Step time of DualPipe against 1F1B on the in-process communicator with simulated compute (each op sleeps its cost).
-// Usage: parallel-bench [--ranks 8] [--chunks 20] [--unit-ms 10] [--f 1] [--b 2] [--w 1] [--repeats 3]
-var options = Options.Parse(args);
-var unit = TimeSpan.FromMilliseconds(options.UnitMs);
-Console.WriteLine($"pipeline step, in-process communicator, {options.Ranks} ranks, {options.Chunks} micro-batches, simulated compute "
-    + $"F={options.F} B={options.B} W={options.W} (1 unit = {options.UnitMs} ms), median of {options.Repeats}");
-Console.WriteLine($"{"schedule",-34} {"measured ms",12} {"simulated ms",13} {"bubble (sim)",13}");
-
-var oneFOneB = Measure("1F1B", PipelineScheduleKind.OneFOneB, overlap: false, fb: options.F + options.B);
-var dual = Measure("DualPipe (F&B run back to back)", PipelineScheduleKind.DualPipe, overlap: false, fb: options.F + options.B);
-var overlapped = Measure("DualPipe (F&B halves overlapped)", PipelineScheduleKind.DualPipe, overlap: true, fb: Math.Max(options.F, options.B));
-Console.WriteLine();
-Console.WriteLine($"DualPipe / 1F1B step time: {dual / oneFOneB:F3} (F&B back to back), {overlapped / oneFOneB:F3} (F&B overlapped)");
+// All-reduce and all-to-all bandwidth over MPI (or in-process ranks with --inproc N).
+//   mpirun -np 2 dotnet benchmarks/Parallel/bin/Release/net10.0/parallel-bench.dll
+// Bus bandwidth follows NCCL's convention so numbers compare across rank counts:
+//   all-reduce busbw = bytes/t · 2(P−1)/P;  all-to-all busbw = bytes/t · (P−1)/P  (bytes = one rank's buffer).
+var inproc = args.Length == 2 && args[0] == "--inproc" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 0;
+if (inproc > 0)
+{
+    InProcessCommunicator.Run(inproc, c => { Measure(c, "in-process"); return 0; });
+    return 0;
+}
+var world = MpiCommunicator.InitializeWorld();
+Measure(world, $"Open MPI (thread level {MpiCommunicator.ThreadLevel})");
+world.Dispose();
 return 0;
 
-double Measure(string name, PipelineScheduleKind kind, bool overlap, double fb)
+static void Measure(ICommunicator c, string transport)
 {
-    var schedule = PipelineSchedule.Create(kind, options.Ranks, options.Chunks);
-    var simulated = PipelineSimulator.Simulate(schedule, new PipelineCosts(options.F, options.B, options.W, fb));
-    var inputs = Enumerable.Range(0, options.Chunks).Select(m => new[] { (double)m }).ToArray();
-    var times = new List<double>();
-    for (var repeat = 0; repeat < options.Repeats; repeat++)
+    int p = c.Size;
+    if (c.Rank == 0)
     {
-        var perRank = InProcessCommunicator.Run(options.Ranks, comm =>
-        {
-            var stages = Enumerable.Range(0, schedule.Directions)
-                .Select(_ => (IPipelineStage)new SleepStage(unit * options.F, unit * (options.B - options.W), unit * options.W)).ToArray();
-            comm.Barrier();
-            var watch = Stopwatch.StartNew();
-            PipelineExecutor.Run(comm, schedule, stages, inputs, new IdentityLoss(), new PipelineExecutorOptions { OverlapForwardBackward = overlap });
-            comm.Barrier();
-            return watch.Elapsed.TotalMilliseconds;
-        }, new InProcessCommunicatorOptions { OperationTimeout = TimeSpan.FromMinutes(2) });
-        times.Add(perRank.Max());
+        Console.WriteLine($"{transport}, {p} ranks, {Environment.ProcessorCount} cores; median of timed repetitions after one warm-up");
+        Console.WriteLine($"{"bytes/rank",12} {"all-reduce GB/s (bus)",22} {"all-to-all GB/s (bus)",22} {"all-reduce µs",14} {"all-to-all µs",14}");
     }
-    times.Sort();
-    var median = times[times.Count / 2];
-    Console.WriteLine($"{name,-34} {median,12:F1} {simulated.Makespan * options.UnitMs,13:F1} {simulated.Bubble * options.UnitMs,13:F1}");
-    return median;
+    foreach (var bytes in new[] { 4 << 10, 64 << 10, 1 << 20, 8 << 20, 64 << 20 })
+    {
+        var n = bytes / sizeof(float);
+        n -= n % p;
+        var buffer = new float[n];
+        var send = new float[n];
+        var receive = new float[n];
+        new Random(c.Rank).NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(send.AsSpan()));
+        for (var i = 0; i < n; i++) send[i] = i % 7;
+        var reps = bytes >= 8 << 20 ? 5 : 20;
+        var allReduce = Time(c, reps, () => c.AllReduce<float>(buffer));
+        var allToAll = Time(c, reps, () => c.AllToAll<float>(send, receive));
+        if (c.Rank == 0)
+        {
+            var ar = (double)n * sizeof(float) / allReduce / 1e9 * 2 * (p - 1) / p;
+            var aa = (double)n * sizeof(float) / allToAll / 1e9 * (p - 1) / p;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n * sizeof(float),12} {ar,22:F2} {aa,22:F2} {allReduce * 1e6,14:F1} {allToAll * 1e6,14:F1}"));
+        }
+    }
 }
 
-internal sealed record Options(int Ranks, int Chunks, double UnitMs, double F, double B, double W, int Repeats)
+static double Time(ICommunicator c, int reps, Action op)
 {
-    public static Options Parse(string[] args)
+    op();
+    var times = new double[reps];
+    for (var r = 0; r < reps; r++)
     {
-        var o = new Options(8, 20, 10, 1, 2, 1, 3);
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            var v = args[i + 1];
-            double D() => double.Parse(v, CultureInfo.InvariantCulture);
-            int I() => int.Parse(v, CultureInfo.InvariantCulture);
-            o = args[i] switch
-            {
-                "--ranks" => o with { Ranks = I() },
-                "--chunks" => o with { Chunks = I() },
-                "--unit-ms" => o with { UnitMs = D() },
-                "--f" => o with { F = D() },
-                "--b" => o with { B = D() },
-                "--w" => o with { W = D() },
-                "--repeats" => o with { Repeats = I() },
-                _ => throw new ArgumentException($"unknown option {args[i]}"),
-            };
-        }
-        return o;
+        c.Barrier();
+        var clock = Stopwatch.StartNew();
+        op();
+        times[r] = clock.Elapsed.TotalSeconds;
     }
+    // The slowest rank decides a collective's time.
+    c.AllReduce<double>(times, ReduceOp.Max);
+    Array.Sort(times);
+    return times[reps / 2];
 }

@@ -72,9 +72,11 @@ internal static class TrainCommand
         var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => "q_a_proj,q_b_proj,q_proj,kv_b_proj,o_proj" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options and data)." };
         var verbose = CliOptions.Verbose();
+        var parallel = TrainParallel.Mode();
+        var ranks = TrainParallel.Ranks();
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, parallel, ranks, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -108,6 +110,8 @@ internal static class TrainCommand
                 CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),
                 CheckpointEvery = parse.GetValue(saveEvery),
             };
+            var mode = parse.GetRequiredValue(parallel);
+            if (TrainParallel.IsSecondaryRank(mode)) o = TextWriter.Null;   // under mpirun only rank 0 prints and writes
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var rank = parse.GetValue(loraRank);
             var dropout = parse.GetValue(loraDropout);
@@ -120,30 +124,46 @@ internal static class TrainCommand
                 Dropout = dropout,
                 TargetModules = parse.GetRequiredValue(loraTargets).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             };
-            SftTrainer trainer;
-            if (parse.GetValue(resume) && TrainingCheckpoint.Latest(options.CheckpointDirectory) is { } latest)
+            string Describe(TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,
+                $"loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}");
+            ModelParameters<float> trained;
+            IReadOnlyList<double> history;
+            Runtime.Training.Lora.LoraAdapter? trainedLora = null;
+            if (mode != "none")
             {
-                trainer = SftTrainer.Resume(latest, length, options, dir);
-                if (TrainingCheckpoint.LoadAdapter(latest, checkpoint.Config) is { } adapter) trainer.WithLora(adapter, baseWeights);
-                o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
+                if (lora is not null || parse.GetValue(resume)) throw new ArgumentException("--parallel: --lora-rank and --resume are single-process only for now");
+                var result = TrainParallel.Train(mode, parse.GetValue(ranks), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
+                    train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct);
+                if (result is not { } r) return 0;   // another rank writes the output
+                (trained, history) = r;
             }
             else
             {
-                trainer = new SftTrainer(ModelParameters<float>.Load(baseWeights), length, options, dir);
-                if (lora is not null) trainer.WithLora(Runtime.Training.Lora.LoraAdapter.Create(checkpoint.Config, lora), baseWeights);
+                SftTrainer trainer;
+                if (parse.GetValue(resume) && TrainingCheckpoint.Latest(options.CheckpointDirectory) is { } latest)
+                {
+                    trainer = SftTrainer.Resume(latest, length, options, dir);
+                    if (TrainingCheckpoint.LoadAdapter(latest, checkpoint.Config) is { } adapter) trainer.WithLora(adapter, baseWeights);
+                    o.WriteLine($"resuming from {latest} (step {trainer.CompletedSteps})");
+                }
+                else
+                {
+                    trainer = new SftTrainer(ModelParameters<float>.Load(baseWeights), length, options, dir);
+                    if (lora is not null) trainer.WithLora(Runtime.Training.Lora.LoraAdapter.Create(checkpoint.Config, lora), baseWeights);
+                }
+                TrainingProgressView.Run(o, "SFT", options.Steps, report => trainer.Train(examples, new Progress(p => report(p.Step, Describe(p))), ct));
+                (trained, history, trainedLora) = (trainer.Parameters, trainer.Losses, trainer.Lora);
             }
-            TrainingProgressView.Run(o, "SFT", options.Steps, report => trainer.Train(examples, new Progress(p => report(p.Step, string.Create(CultureInfo.InvariantCulture,
-                $"loss {p.Loss:F4} (main {p.MainLoss:F4}, mtp {p.MtpLoss:F4})  lr {p.LearningRate:G3}  |g| {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s{(p.LoadImbalance > 0 ? $"  load max/mean {p.LoadImbalance:F2}" : "")}"))), ct));
-            var history = trainer.Losses;
 
             var outDir = parse.GetRequiredValue(output).FullName;
-            TrainedCheckpoint.Save(trainer.Parameters, outDir, parse.GetValue(saveDtype), dir, ct);
-            trainer.Lora?.Save(Path.Combine(outDir, "adapter"), dir);   // PEFT files beside the merged checkpoint
+            TrainedCheckpoint.Save(trained, outDir, parse.GetValue(saveDtype), dir, ct);
+            trainedLora?.Save(Path.Combine(outDir, "adapter"), dir);   // PEFT files beside the merged checkpoint
             AtomicFile.WriteAllText(Path.Combine(outDir, "loss.svg"), LossPlot.Render(new Dictionary<string, IReadOnlyList<double>> { ["loss"] = history }, "SFT loss"));
             var log = new StringBuilder();
             for (var i = 0; i < history.Count; i++) log.AppendLine(JsonSerializer.Serialize(new { step = i + 1, loss = history[i] }));
             AtomicFile.WriteAllText(Path.Combine(outDir, "training_log.jsonl"), log.ToString());
             o.WriteLine($"saved {outDir} (loss.svg, training_log.jsonl)");
+            TrainParallel.Finish(mode);
             return 0;
         })));
         return command;

@@ -49,6 +49,17 @@ public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null, flo
     }
 }
 
+/// <summary>Totals of a whole batch that the means of <see cref="TrainableModel{T}.ForwardBackward(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T, BatchTotals?)"/> divide by.</summary>
+/// <param name="CountedPositions">Counted next-token predictions of the whole batch.</param>
+/// <param name="CountedMtpPositions">Counted MTP predictions of the whole batch.</param>
+/// <param name="Sequences">Sequences in the whole batch.</param>
+public readonly record struct BatchTotals(int CountedPositions, int CountedMtpPositions, int Sequences)
+{
+    /// <summary>The totals of <paramref name="batch"/>.</summary>
+    public static BatchTotals Of(IReadOnlyList<TrainingSequence> batch) =>
+        new(batch.Sum(s => s.CountedPositions), batch.Sum(s => s.CountedMtpPositions), batch.Count);
+}
+
 /// <summary>Losses of one batch.</summary>
 /// <param name="Total">L_main + λ·L_mtp + L_bal, what the gradients are of.</param>
 /// <param name="Main">Mean next-token cross-entropy over the batch's counted positions (all B×(T−1) without masks).</param>
@@ -188,7 +199,15 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// the mean over the counted positions of the whole batch, the balance loss the mean over its sequences. Sequences
     /// must have the length given at construction.
     /// </summary>
-    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight)
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight) =>
+        ForwardBackward(batch, grads, mtpWeight, totals: null);
+
+    /// <summary>
+    /// As <see cref="ForwardBackward(IReadOnlyList{TrainingSequence}, ModelParameters{T}, T)"/> for a part of a larger batch:
+    /// the means are taken over <paramref name="totals"/> (the whole batch's counted positions and sequences), so the
+    /// gradients and losses of the parts (e.g. of data-parallel ranks) add up to the whole batch's.
+    /// </summary>
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight, BatchTotals? totals)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(grads);
@@ -196,13 +215,21 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
         int counted = 0, countedMtp = 0;
-        for (var b = 0; b < batch.Count; b++)
+        if (totals is { } whole)
         {
-            counted += batch[b].CountedPositions;
-            if (useMtp) countedMtp += batch[b].CountedMtpPositions;
+            counted = whole.CountedPositions;
+            countedMtp = useMtp ? whole.CountedMtpPositions : 0;
+        }
+        else
+        {
+            for (var b = 0; b < batch.Count; b++)
+            {
+                counted += batch[b].CountedPositions;
+                if (useMtp) countedMtp += batch[b].CountedMtpPositions;
+            }
         }
         T main = T.Zero, mtp = T.Zero, balance = T.Zero;
-        var balanceShare = T.One / T.CreateChecked(batch.Count);
+        var balanceShare = T.One / T.CreateChecked(totals?.Sequences ?? batch.Count);
         for (var b = 0; b < batch.Count; b++)
         {
             var sequence = batch[b];

@@ -33,6 +33,28 @@ internal static class MpiRun
         }
     }
 
+    /// <summary>The <c>deepseek</c> CLI built in the same configuration (src/Cli/bin/CONFIG/net10.0/deepseek.dll).</summary>
+    public static string CliPath
+    {
+        get
+        {
+            var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+            var root = here[..here.IndexOf(Path.Combine("tests", "Interop.Tests", "bin"), StringComparison.Ordinal)];
+            var cli = Path.Combine(root, "src", "Cli", "bin", Path.GetFileName(Path.GetDirectoryName(here))!, Path.GetFileName(here), "deepseek.dll");
+            Assert.True(File.Exists(cli), $"the CLI was not built: {cli}");
+            return cli;
+        }
+    }
+
+    public static string RepoRoot
+    {
+        get
+        {
+            var here = AppContext.BaseDirectory;
+            return here[..here.IndexOf(Path.Combine("tests", "Interop.Tests", "bin"), StringComparison.Ordinal)];
+        }
+    }
+
     public static Result Host(int ranks, params string[] arguments) =>
         Start(ranks, ["dotnet", HostPath, .. arguments]);
 

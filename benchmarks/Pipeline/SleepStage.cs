@@ -1,6 +1,6 @@
 using DeepSeek.Runtime.Distributed.Pipeline;
 
-namespace DeepSeek.Benchmarks.Parallel;
+namespace DeepSeek.Benchmarks.Pipeline;
 
 /// <summary>
 /// Simulated compute: a stage that passes its one value through and sleeps F, B − W and W time units in forward,
