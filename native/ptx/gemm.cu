@@ -14,11 +14,12 @@
 
 // ---------------------------------------------------------------------------------------------------------------
 // Activation quantisation: x [M, K] fp32 (row stride ldx) → codes [M, K] (packed) and scales [M, ceil(K/128)],
-// scale = amax/448 (1 for an all-zero tile), code = E4M3(x / scale). One 128-thread block per (row, 128-column tile).
+// scale = amax/448 (1 for an all-zero tile), code = E4M3(x / scale). One 128-thread block per (row, 128-column tile):
+// grid (M, ceil(K/128)).
 DS_KERNEL void act_quant_fp8(const float* x, long long ldx, int M, int K, uint8_t* codes, float* scales)
 {
     __shared__ float scratch[32];
-    int m = blockIdx.y, kb = blockIdx.x, k = kb * QBLOCK + threadIdx.x;
+    int m = blockIdx.x, kb = blockIdx.y, k = kb * QBLOCK + threadIdx.x;
     int kblocks = (K + QBLOCK - 1) / QBLOCK;
     if (m >= M) return;
     float v = k < K ? x[(long long)m * ldx + k] : 0.0f;
