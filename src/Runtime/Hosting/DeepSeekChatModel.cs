@@ -53,6 +53,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
         }
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
 
+        factory.EnsureAvailable();   // no NVIDIA driver: fail before mapping a single shard
         var clock = Stopwatch.StartNew();
         var dir = Path.GetFullPath(modelDirectory);
         var checkpoint = Checkpoint.Open(dir);
@@ -64,7 +65,6 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
             var tokenizer = BpeTokenizer.FromDirectory(dir);
             var format = ChatFormats.FromTokenizerConfig(dir);
             var context = Math.Min(options.ContextLength, config.MaxPositionEmbeddings);
-            factory.EnsureAvailable();
             backend = factory.Create(options.Threads);
             var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
             var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
