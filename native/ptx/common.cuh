@@ -1,5 +1,6 @@
 // Shared device helpers for DeepSeek.Runtime's kernels. No CUDA runtime headers: the kernels are loaded as PTX
-// through the driver API, so only builtins and inline PTX are used here.
+// through the driver API, so only builtins and inline PTX are used here. Inline PTX sits behind __CUDA_ARCH__ with a
+// portable fallback, so the same sources also build on the host for the kernel emulator (emulator/emu.h).
 #pragma once
 #include <stdint.h>
 
@@ -66,9 +67,17 @@ __device__ __forceinline__ float bf16_to_float(uint16_t v) { return __uint_as_fl
 
 __device__ __forceinline__ float f16_to_float(uint16_t v)
 {
+#if defined(__CUDA_ARCH__)
     float r;
     asm("cvt.f32.f16 %0, %1;" : "=f"(r) : "h"(v));
     return r;
+#else
+    // Host build (the kernel emulator): IEEE half → float by bits.
+    uint32_t sign = (uint32_t)(v & 0x8000u) << 16, e = (v >> 10) & 0x1Fu, m = v & 0x3FFu;
+    if (e == 0x1Fu) return __uint_as_float(sign | 0x7F800000u | (m << 13));
+    if (e == 0u) return __uint_as_float(__float_as_uint((float)m * 5.9604644775390625e-8f) | sign);
+    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+#endif
 }
 
 // One stored weight [rows, cols] (row-major, as in the checkpoint) and, for block FP8, its scale_inv grid.

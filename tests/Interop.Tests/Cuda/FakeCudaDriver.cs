@@ -34,6 +34,8 @@ internal sealed unsafe class FakeCudaDriver : ICudaDriver, IDisposable
     public int BadCopies { get; private set; }
     public int BadLaunchPointers { get; private set; }
     public nint Current { get; private set; }
+    /// <summary>Runs a launch (kernel name, grid, block, the driver's void** arguments); null records it only.</summary>
+    public Func<string, uint[], uint[], nint, CuResult>? Execute { get; set; }
     public string JitErrorLog { get; set; } = "ptxas application ptx input, line 7; error   : Unknown symbol 'oops'";
 
     public int LiveDevice => _device.Count;
@@ -203,6 +205,7 @@ internal sealed unsafe class FakeCudaDriver : ICudaDriver, IDisposable
             if (args[i].Length == 8 && BitConverter.ToUInt64(args[i]) is var v && v >= 1UL << 32 && !InDevice(v, 1)) BadLaunchPointers++;
         }
         Launches.Add(new Launch(f.Name, [gridX, gridY, gridZ], [blockX, blockY, blockZ], args));
+        if (r == CuResult.Success && Execute is not null) r = Execute(f.Name, [gridX, gridY, gridZ], [blockX, blockY, blockZ], kernelParams);
         return r;
     }
 
