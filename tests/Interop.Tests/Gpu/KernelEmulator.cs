@@ -14,13 +14,15 @@ namespace DeepSeek.Interop.Tests.Gpu;
 internal static unsafe class KernelEmulator
 {
     private static readonly Lock Gate = new();
-    private static readonly Lazy<(nint Launch, string? Failure)> s_library = new(Build);
+    private static readonly Lazy<(nint Launch, string? Skip, string? Error)> s_library = new(Build);
 
-    public static string? SkipReason => s_library.Value.Failure;
+    /// <summary>Why the emulated tests skip (no C++ compiler), or null. A compiler that fails is an error, not a skip.</summary>
+    public static string? SkipReason => s_library.Value.Skip;
 
     /// <summary>A CUDA backend whose kernels run in the emulator (over a fresh fake driver with sm_80 PTX: the integer FP8 path).</summary>
     public static (CudaBackend Backend, FakeCudaDriver Driver) CreateBackend(bool fp8Activations = true)
     {
+        if (s_library.Value.Error is { } error) throw new InvalidOperationException(error);
         var driver = new FakeCudaDriver { ComputeCapability = 80, Execute = Run };
         return (new CudaBackend(CudaContext.Create(driver, 0), new CudaBackendOptions { Fp8Activations = fp8Activations }), driver);
     }
@@ -36,18 +38,18 @@ internal static unsafe class KernelEmulator
         }
     }
 
-    private static (nint, string?) Build()
+    private static (nint, string?, string?) Build()
     {
         var compiler = new[] { Environment.GetEnvironmentVariable("CXX"), "g++", "clang++" }
             .FirstOrDefault(c => !string.IsNullOrEmpty(c) && Works(c!));
-        if (compiler is null) return (0, "no C++ compiler (g++/clang++) to build the kernel emulator");
+        if (compiler is null) return (0, "no C++ compiler (g++/clang++) to build the kernel emulator", null);
         var dir = Directory.CreateTempSubdirectory("dsemu-").FullName;
         File.WriteAllLines(Path.Combine(dir, "kernels.inc"), PtxLibrary.EntryModules(80).Keys.Order(StringComparer.Ordinal).Select(k => $"K({k})"));
         var library = Path.Combine(dir, "libdsemu.so");
         var source = Path.Combine(RepoPaths.Repo, "native", "ptx", "emulator", "emu.cpp");
         var (exit, output) = Exec(compiler, $"-std=c++17 -O2 -shared -fPIC -ffp-contract=off -Wno-unknown-pragmas -I\"{dir}\" \"{source}\" -o \"{library}\"");
-        if (exit != 0) throw new InvalidOperationException($"building the kernel emulator failed ({compiler}):\n{output}");
-        return (NativeLibrary.GetExport(NativeLibrary.Load(library), "emu_launch"), null);
+        if (exit != 0) return (0, null, $"building the kernel emulator failed ({compiler}):\n{output}");
+        return (NativeLibrary.GetExport(NativeLibrary.Load(library), "emu_launch"), null, null);
     }
 
     private static bool Works(string compiler)
