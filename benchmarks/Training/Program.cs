@@ -22,12 +22,20 @@ using var checkpoint = Checkpoint.Open(modelDir);
 var parameters = ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
 var rng = new Random(1);
 var data = Enumerable.Range(0, batch).Select(_ => new TrainingSequence(Enumerable.Range(0, length).Select(_ => rng.Next(2, checkpoint.Config.VocabSize)).ToArray())).ToList();
-var history = new SftTrainer(parameters, length, new SftOptions { Steps = steps, BatchSize = batch, LearningRate = 1e-4 }).Train(data);
+// Managed bytes allocated by the training thread from the end of step 1 (warm-up) to the end of the last step.
+long allocatedAfterWarmup = 0, allocatedAtEnd = 0;
+var history = new SftTrainer(parameters, length, new SftOptions { Steps = steps, BatchSize = batch, LearningRate = 1e-4 })
+    .Train(data, new OnStep(step =>
+    {
+        if (step == 1) allocatedAfterWarmup = GC.GetAllocatedBytesForCurrentThread();
+        if (step == steps) allocatedAtEnd = GC.GetAllocatedBytesForCurrentThread();
+    }));
 var rates = history.Skip(1).Select(h => h.TokensPerSecond).Order().ToList();
 var median = rates[rates.Count / 2];
 var active = CheckpointSummary.CountParameters(checkpoint.Config).ActivatedPerToken;
 var mfu = median * 6 * active / (peak * 1e9);
 Console.WriteLine($"SFT {checkpoint.Config.ModelType} batch {batch}×{length}: median {median:F0} tok/s over {rates.Count} steps; {active:N0} active parameters → {median * 6 * active / 1e9:F2} GFLOP/s = MFU {mfu:P1}");
+if (steps > 1) Console.WriteLine($"allocated after warm-up: {(allocatedAtEnd - allocatedAfterWarmup) / (double)(steps - 1):F0} bytes per step");
 return 0;
 
 string Arg(string name, string fallback)
@@ -78,4 +86,9 @@ static double FmaPeakGflops()
         best = Math.Max(best, flops / sw.Elapsed.TotalSeconds / 1e9);
     }
     return best;
+}
+
+sealed class OnStep(Action<int> action) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => action(value.Step);
 }

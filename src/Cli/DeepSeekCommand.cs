@@ -19,6 +19,9 @@ internal static class DeepSeekCommand
             TrainCommand.Create(),
             TrainCommand.Lora(),
             ChatCommand.Create(),
+            EvalCommand.Create(),
+            PipelineScheduleCommand.Create(),
+            BenchCommand.Create(),
         };
         return root;
     }

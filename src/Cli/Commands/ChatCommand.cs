@@ -7,7 +7,7 @@ using DeepSeek.Runtime.Tokenization;
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>deepseek chat --model DIR [PROMPT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--backend cpu|cuda] [--system TEXT]</c>:
+/// <c>deepseek chat [--model DIR] [PROMPT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--backend cpu|cuda] [--system TEXT]</c>:
 /// one answer when a prompt is given (answer on stdout, reasoning on stderr), otherwise a REPL with history
 /// (<c>/reset</c>, <c>/exit</c>; Ctrl+C cancels the current answer). Reasoning is ANSI-dimmed on a terminal and goes to stderr otherwise.
 /// </summary>
@@ -18,7 +18,7 @@ internal static class ChatCommand
     /// <summary>Builds the command; <paramref name="input"/> replaces the console's stdin for the REPL (tests).</summary>
     public static Command Create(TextReader? input = null)
     {
-        var model = new Option<DirectoryInfo>("--model", "-m") { Description = "Checkpoint folder (with tokenizer.json and tokenizer_config.json)." };
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = $"Checkpoint folder (with tokenizer.json and tokenizer_config.json); default: the embedded {EmbeddedModel.Name}." };
         var prompt = new Argument<string?>("prompt") { Description = "Ask once and exit; without it, chat interactively.", Arity = ArgumentArity.ZeroOrOne };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most tokens per answer (capped to the context left).", DefaultValueFactory = _ => 1024 };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (0 = greedy; DeepSeek recommend 0.6).", DefaultValueFactory = _ => 0.6 };
@@ -35,8 +35,7 @@ internal static class ChatCommand
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                var dir = parse.GetValue(model)
-                    ?? throw new ArgumentException("--model is required: pass a checkpoint folder (there is no default model yet)");
+                var dir = parse.GetValue(model) ?? new DirectoryInfo(EmbeddedModel.GetPath());
                 var options = new DeepSeekModelOptions
                 {
                     ModelPath = dir.FullName,

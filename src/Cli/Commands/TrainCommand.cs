@@ -64,16 +64,17 @@ internal static class TrainCommand
         var recompute = new Option<bool>("--recompute") { Description = "Recompute each block's activations before its backward instead of keeping them (less memory, more compute)." };
         var saveDtype = CliOptions.SaveDtype();
         var shuffle = new Option<bool>("--shuffle") { Description = "Seeded random order each epoch (default: file order)." };
-        var seed = new Option<int>("--seed") { Description = "Seed of the shuffle.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the shuffle and of the LoRA dropout masks.", DefaultValueFactory = _ => 1 };
         var saveEvery = new Option<int>("--save-every") { Description = "Write a resumable checkpoint to OUT/checkpoints every N steps (and after the last)." };
         var loraRank = new Option<int>("--lora-rank") { Description = "Train LoRA adapters of this rank instead of the full weights (0 = full fine-tune)." };
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA α (the update is scaled by α/r); default 2·rank." };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout probability on the LoRA adapters' input while training, in [0, 1) (PEFT's lora_dropout; never at inference)." };
         var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections to adapt.", DefaultValueFactory = _ => "q_a_proj,q_b_proj,q_proj,kv_b_proj,o_proj" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints (same options and data)." };
         var verbose = CliOptions.Verbose();
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraTargets, resume, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -109,10 +110,14 @@ internal static class TrainCommand
             };
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var rank = parse.GetValue(loraRank);
+            var dropout = parse.GetValue(loraDropout);
+            if (!(dropout >= 0 && dropout < 1)) throw new ArgumentException($"--lora-dropout must be in [0, 1), not {dropout.ToString(CultureInfo.InvariantCulture)}");
+            if (dropout > 0 && rank <= 0) throw new ArgumentException("--lora-dropout needs --lora-rank (it applies to LoRA adapters only)");
             var lora = rank <= 0 ? null : new Runtime.Training.Lora.LoraOptions
             {
                 Rank = rank,
                 Alpha = parse.GetValue(loraAlpha) is > 0 and var a ? a : 2.0 * rank,
+                Dropout = dropout,
                 TargetModules = parse.GetRequiredValue(loraTargets).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             };
             SftTrainer trainer;

@@ -72,6 +72,7 @@ internal static class TrainGrpoCommand
                 Optimizer = parse.GetValue(optimizer),
                 MaxGradNorm = parse.GetValue(clip),
                 Seed = parse.GetValue(seed),
+                SampleableTokens = tokenizer?.VocabSize,
                 CheckpointDirectory = Path.Combine(parse.GetRequiredValue(output).FullName, "checkpoints"),
                 CheckpointEvery = parse.GetValue(saveEvery),
             };

@@ -20,7 +20,11 @@ public sealed record GenerationRequest(IReadOnlyList<int> Prompt, SamplingOption
 /// <param name="TokenId">The sampled id (a stop token is reported too, with <see cref="Finish"/> = Stop).</param>
 /// <param name="Text">Text this token completes, after stop-sequence hold-back; empty without a text decoder.</param>
 /// <param name="Finish">Why the sequence ended with this token, or null while it goes on.</param>
-public readonly record struct GeneratedToken(int Sequence, int TokenId, string Text, FinishReason? Finish);
+public readonly record struct GeneratedToken(int Sequence, int TokenId, string Text, FinishReason? Finish)
+{
+    /// <summary>The sequence's MTP draft counts so far (this token's verification included); zero without speculative decoding.</summary>
+    public SpeculationStats Speculation { get; init; }
+}
 
 /// <summary>Sees the logits of each sequence before sampling changes them.</summary>
 /// <param name="sequence">Index of the request.</param>
@@ -33,4 +37,8 @@ public delegate void LogitsObserver(int sequence, int position, ReadOnlySpan<flo
 /// <param name="Text">Generated text (stop token and stop sequence excluded); null without a text decoder.</param>
 /// <param name="Finish">Why generation ended.</param>
 /// <param name="PromptTokens">Prompt length.</param>
-public sealed record GenerationResult(IReadOnlyList<int> Tokens, string? Text, FinishReason Finish, int PromptTokens);
+public sealed record GenerationResult(IReadOnlyList<int> Tokens, string? Text, FinishReason Finish, int PromptTokens)
+{
+    /// <summary>How the MTP drafts fared; zero without speculative decoding.</summary>
+    public SpeculationStats Speculation { get; init; }
+}

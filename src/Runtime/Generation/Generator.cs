@@ -9,8 +9,12 @@ namespace DeepSeek.Runtime.Generation;
 /// decode steps that run all unfinished sequences together, each at its own position in the KV cache. Each
 /// sequence has its own sampler (seeded ⇒ reproducible), penalties, stop ids, stop strings and token limit.
 /// Cancellation is checked between tokens. Thread-safe: concurrent calls use separate caches.
+/// With an MTP module (and <see cref="SpeculativeDecoding"/> not <c>None</c>) decode steps are speculative: the MTP head
+/// drafts the token after next and the main model verifies it in the same forward pass as the next token, so an accepted
+/// draft yields two tokens per main-model step; greedy output is identical to plain decoding and sampled output has the
+/// same distribution (see <see cref="SpeculativeSampling"/>).
 /// </summary>
-public sealed class Generator
+public sealed partial class Generator
 {
     private readonly Transformer _model;
     private readonly Func<ITokenTextDecoder>? _textDecoder;
@@ -21,8 +25,12 @@ public sealed class Generator
     /// <paramref name="eosTokenIds"/> always stop (defaults to the config's <c>eos_token_id</c>).
     /// <paramref name="sampleableTokens"/> limits sampling to ids below it: checkpoints pad <c>vocab_size</c> past the
     /// tokenizer (V3: 129,280 rows for 128,815 tokens), and an id no tokenizer can decode must never be produced.
+    /// <paramref name="speculative"/> chooses MTP speculative decoding (<see cref="SpeculativeDecoding.Auto"/>: on when the
+    /// model has an MTP module).
     /// </summary>
-    public Generator(Transformer model, Func<ITokenTextDecoder>? textDecoder = null, IEnumerable<int>? eosTokenIds = null, int? contextLength = null, int? sampleableTokens = null)
+    /// <exception cref="ArgumentException"><paramref name="speculative"/> is <see cref="SpeculativeDecoding.Mtp"/> but the model has no MTP module.</exception>
+    public Generator(Transformer model, Func<ITokenTextDecoder>? textDecoder = null, IEnumerable<int>? eosTokenIds = null, int? contextLength = null, int? sampleableTokens = null,
+        SpeculativeDecoding speculative = SpeculativeDecoding.Auto)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _textDecoder = textDecoder;
@@ -33,7 +41,28 @@ public sealed class Generator
         ArgumentOutOfRangeException.ThrowIfLessThan(ContextLength, 2);
         if (ContextLength > model.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(contextLength), $"context {ContextLength} exceeds the model instance's {model.MaxPositions} positions");
+        if (!Enum.IsDefined(speculative)) throw new ArgumentOutOfRangeException(nameof(speculative), speculative, "unknown speculative decoding mode");
+        if (speculative == SpeculativeDecoding.Mtp && model.Mtp.Count == 0)
+            throw new ArgumentException($"speculative decoding with MTP needs an MTP module; this model has none (num_nextn_predict_layers = {model.Config.NumNextNPredictLayers})", nameof(speculative));
+        Speculative = speculative;
+        UsesMtp = speculative != SpeculativeDecoding.None && model.Mtp.Count > 0;
     }
+
+    /// <summary>Drafts judged before <see cref="SpeculativeDecoding.Auto"/> decides whether drafting pays off for a sequence.</summary>
+    public const int AutoProbeDrafts = 32;
+
+    /// <summary>
+    /// Acceptance below which <see cref="SpeculativeDecoding.Auto"/> stops drafting for a sequence. A step with a draft runs
+    /// two rows through the main model plus up to two through the MTP module and yields 1 + acceptance tokens, so on a
+    /// bandwidth-bound model drafting pays from low acceptance on; this threshold keeps clearly useless drafting off.
+    /// </summary>
+    public const double AutoMinAcceptance = 0.3;
+
+    /// <summary>The requested speculative decoding mode.</summary>
+    public SpeculativeDecoding Speculative { get; }
+
+    /// <summary>True when decode steps draft with the MTP module (the mode is not <c>None</c> and the model has one).</summary>
+    public bool UsesMtp { get; }
 
     /// <summary>Most tokens (prompt + generated) a sequence may hold.</summary>
     public int ContextLength { get; }
@@ -47,13 +76,15 @@ public sealed class Generator
         var tokens = new List<int>();
         var text = _textDecoder is null ? null : new StringBuilder();
         var finish = FinishReason.Length;
+        var speculation = default(SpeculationStats);
         foreach (var t in Generate([new GenerationRequest(prompt, options)], cancellationToken: cancellationToken))
         {
             tokens.Add(t.TokenId);
             text?.Append(t.Text);
             if (t.Finish is { } f) finish = f;
+            speculation = t.Speculation;
         }
-        return new GenerationResult(tokens, text?.ToString(), finish, prompt.Count);
+        return new GenerationResult(tokens, text?.ToString(), finish, prompt.Count) { Speculation = speculation };
     }
 
     /// <summary>Streams tokens of every request as they are produced; work runs off the caller's thread.</summary>
@@ -66,7 +97,8 @@ public sealed class Generator
     }
 
     /// <summary>
-    /// Generates for every request; tokens come in step order (each step yields one token per unfinished sequence).
+    /// Generates for every request; tokens come in step order (each step yields one token per unfinished sequence, or two
+    /// for a sequence whose MTP draft was accepted).
     /// <paramref name="observer"/> sees the logits before sampling; with <paramref name="observePromptLogits"/> it
     /// also sees every prompt position's logits from the prefill.
     /// </summary>
@@ -98,37 +130,24 @@ public sealed class Generator
                 throw new ContextLengthException(
                     $"request {s}: prompt of {prompt.Count} tokens{(options.MaxTokens is { } m ? $" plus {m} new tokens" : "")} exceeds the {ContextLength}-token context",
                     wanted, ContextLength);
-            states[s] = new SequenceState(prompt, options, vocab, ContextLength, SampleableTokens, _eos, _textDecoder?.Invoke());
+            states[s] = new SequenceState(prompt, options, vocab, ContextLength, SampleableTokens, _eos, _textDecoder?.Invoke(), UsesMtp, Speculative == SpeculativeDecoding.Auto);
         }
         return states;
     }
 
-    private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct) =>
+        UsesMtp ? RunSpeculative(states, observer, observePromptLogits, ct) : RunPlain(states, observer, observePromptLogits, ct);
+
+    private IEnumerable<GeneratedToken> RunPlain(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var vocab = _model.VocabSize;
         var cache = _model.CreateCache(states.Length, ContextLength);
-
-        // Prefill: every prompt in one forward pass; logits for each prompt's last position (or all, if observed).
-        var tokens = states.SelectMany(s => s.Prompt).ToArray();
-        var sequences = states.SelectMany((s, i) => Enumerable.Repeat(i, s.Prompt.Count)).ToArray();
-        var ends = new int[states.Length];
-        for (int i = 0, end = 0; i < states.Length; i++) ends[i] = (end += states[i].Prompt.Count) - 1;
-        var rows = observePromptLogits ? Enumerable.Range(0, tokens.Length).ToArray() : ends;
-        var logits = new float[rows.Length * vocab];
-        _model.Forward(tokens, sequences, cache, rows, logits);
-
+        var (_, first) = Prefill(states, cache, observer, observePromptLogits);
         var last = new int[states.Length];
-        for (var s = 0; s < states.Length; s++)
+        foreach (var token in first)
         {
-            var promptLength = states[s].Prompt.Count;
-            var row = observePromptLogits ? ends[s] : s;
-            if (observer is not null && observePromptLogits)
-                for (var p = 0; p < promptLength; p++) observer(s, p, logits.AsSpan((ends[s] - promptLength + 1 + p) * vocab, vocab));
-            else
-                observer?.Invoke(s, promptLength - 1, logits.AsSpan(row * vocab, vocab));
-            var token = states[s].Pick(logits.AsSpan(row * vocab, vocab), s);
-            last[s] = token.TokenId;
+            last[token.Sequence] = token.TokenId;
             yield return token;
         }
 
@@ -152,54 +171,32 @@ public sealed class Generator
         }
     }
 
-    /// <summary>Per-sequence sampling and stop state.</summary>
-    private sealed class SequenceState(IReadOnlyList<int> prompt, SamplingOptions options, int vocab, int context, int sampleable, int[] eos, ITokenTextDecoder? decoder)
+    /// <summary>
+    /// Every prompt in one forward pass, logits for each prompt's last position (or all, if observed), and each
+    /// sequence's first token. Returns the forward result (the MTP module's input) and the first tokens.
+    /// </summary>
+    private (ForwardResult Main, GeneratedToken[] First) Prefill(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits)
     {
-        private readonly Sampler _sampler = new(options, vocab);
-        private readonly TokenHistory _history = CreateHistory(prompt, vocab, context);
-        private readonly StopCondition _stop = new(options, eos);
-        private readonly StopSequenceMatcher? _matcher = decoder is null ? null : new StopSequenceMatcher(options.StopSequences);
+        var vocab = _model.VocabSize;
+        var tokens = states.SelectMany(s => s.Prompt).ToArray();
+        var sequences = states.SelectMany((s, i) => Enumerable.Repeat(i, s.Prompt.Count)).ToArray();
+        var ends = new int[states.Length];
+        for (int i = 0, end = 0; i < states.Length; i++) ends[i] = (end += states[i].Prompt.Count) - 1;
+        var rows = observePromptLogits ? Enumerable.Range(0, tokens.Length).ToArray() : ends;
+        var logits = new float[rows.Length * vocab];
+        var main = _model.Forward(tokens, sequences, cache, rows, logits);
 
-        public IReadOnlyList<int> Prompt { get; } = prompt;
-
-        public bool Finished { get; private set; }
-
-        /// <summary>Tokens in the sequence so far.</summary>
-        public int Length => _history.Count;
-
-        private static TokenHistory CreateHistory(IReadOnlyList<int> prompt, int vocab, int context)
+        var first = new GeneratedToken[states.Length];
+        for (var s = 0; s < states.Length; s++)
         {
-            var h = new TokenHistory(vocab, context);
-            h.AddPrompt(prompt.ToArray());
-            return h;
+            var promptLength = states[s].Prompt.Count;
+            var row = observePromptLogits ? ends[s] : s;
+            if (observer is not null && observePromptLogits)
+                for (var p = 0; p < promptLength; p++) observer(s, p, logits.AsSpan((ends[s] - promptLength + 1 + p) * vocab, vocab));
+            else
+                observer?.Invoke(s, promptLength - 1, logits.AsSpan(row * vocab, vocab));
+            first[s] = states[s].Pick(logits.AsSpan(row * vocab, vocab), s);
         }
-
-        public GeneratedToken Pick(Span<float> logits, int sequence)
-        {
-            logits[sampleable..].Fill(float.NegativeInfinity);
-            var id = _sampler.Sample(logits, _history);
-            _history.AddGenerated(id);
-            var finish = _stop.Check(id, _history.GeneratedCount);
-            if (finish is null && _history.Count >= context) finish = FinishReason.Length;
-
-            var text = "";
-            if (decoder is not null && _matcher is not null)
-            {
-                if (!_stop.IsStopToken(id))
-                {
-                    var r = _matcher.Append(decoder.Append(id));
-                    text = r.Text;
-                    if (r.Stopped) finish = FinishReason.Stop;
-                }
-                if (finish is not null && !_matcher.IsStopped)
-                {
-                    var tail = _matcher.Append(decoder.Flush());
-                    text += tail.Text + (tail.Stopped ? "" : _matcher.Flush());
-                    if (tail.Stopped) finish = FinishReason.Stop;
-                }
-            }
-            Finished = finish is not null;
-            return new GeneratedToken(sequence, id, text, finish);
-        }
+        return (main, first);
     }
 }

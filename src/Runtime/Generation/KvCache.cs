@@ -62,6 +62,20 @@ public sealed class KvCache
     public void Reset(int sequence) => _lengths[sequence] = 0;
 
     /// <summary>
+    /// Forgets the tokens of <paramref name="sequence"/> at positions ≥ <paramref name="length"/>, in every layer
+    /// (main and MTP share the lengths). Speculative decoding uses it to drop a rejected draft: attention reads only rows
+    /// FirstRow … FirstRow + Position, so the stale row is invisible until the next token overwrites it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The sequence is outside the cache or <paramref name="length"/> is negative or longer than what is cached.</exception>
+    public void Truncate(int sequence, int length)
+    {
+        if ((uint)sequence >= (uint)Sequences) throw new ArgumentOutOfRangeException(nameof(sequence), $"sequence {sequence} outside [0, {Sequences})");
+        if ((uint)length > (uint)_lengths[sequence])
+            throw new ArgumentOutOfRangeException(nameof(length), $"cannot truncate sequence {sequence} to {length} tokens; it holds {_lengths[sequence]}");
+        _lengths[sequence] = length;
+    }
+
+    /// <summary>
     /// Slots for appending tokens: token i of <paramref name="sequences"/> goes to the next free position of its
     /// sequence. Advances the lengths; throws before any work when a sequence would overflow.
     /// </summary>

@@ -101,6 +101,7 @@ public abstract partial class ChatModelBase : IChatModel
 
         Interlocked.Increment(ref _active);
         var generated = 0;
+        var speculation = default(SpeculationStats);
         string finish = "cancelled";
         var clock = Stopwatch.StartNew();
         var firstToken = TimeSpan.Zero;
@@ -116,6 +117,7 @@ public abstract partial class ChatModelBase : IChatModel
                     _metrics.FirstToken(firstToken);
                 }
                 _metrics.Token();
+                speculation = token.Speculation;
                 if (token.Finish is { } f) finish = f.ToString().ToLowerInvariant();
                 yield return token;
             }
@@ -125,7 +127,7 @@ public abstract partial class ChatModelBase : IChatModel
             Interlocked.Decrement(ref _active);
             _gate.Release();
             var decode = clock.Elapsed - firstToken;
-            _metrics.Finished(finish, generated, decode);
+            _metrics.Finished(finish, generated, decode, speculation);
             activity?.SetTag("gen_ai.usage.output_tokens", generated);
             activity?.SetTag("gen_ai.response.finish_reasons", finish);
             LogFinish(Info.Id, promptTokens.Count, generated, finish, clock.Elapsed.TotalMilliseconds);
@@ -142,15 +144,17 @@ public abstract partial class ChatModelBase : IChatModel
         var parser = new ChatOutputParser(prompt);
         var generated = 0;
         var finish = FinishReason.Length;
+        var speculation = default(SpeculationStats);
         await foreach (var token in GenerateAsync(ids, sampling, cancellationToken).ConfigureAwait(false))
         {
             generated++;
+            speculation = token.Speculation;
             foreach (var update in parser.Feed(token.Text)) yield return update;
             if (token.Finish is { } f) finish = f;
         }
         foreach (var update in parser.Flush()) yield return update;
         if (finish == FinishReason.Stop && parser.ToolCalls > 0) finish = FinishReason.ToolCalls;
-        yield return new ChatFinished(finish, new ChatUsage(ids.Count, generated));
+        yield return new ChatFinished(finish, new ChatUsage(ids.Count, generated) { Speculation = speculation });
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using DeepSeek.Runtime.Generation;
 
 namespace DeepSeek.Runtime.Hosting;
 
@@ -8,7 +9,7 @@ internal sealed class ChatModelMetrics : IDisposable
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
     private readonly KeyValuePair<string, object?> _model;
-    private readonly Counter<long> _generated, _prompt, _requests;
+    private readonly Counter<long> _generated, _prompt, _requests, _drafted, _accepted;
     private readonly Histogram<double> _timeToFirstToken, _decodeRate;
 
     public ChatModelMetrics(IChatModel model, string modelId, IMeterFactory? factory)
@@ -18,6 +19,8 @@ internal sealed class ChatModelMetrics : IDisposable
         _model = new(DeepSeekDiagnostics.ModelTag, modelId);
         _generated = _meter.CreateCounter<long>(DeepSeekDiagnostics.TokensGenerated, "{token}", "Tokens generated");
         _prompt = _meter.CreateCounter<long>(DeepSeekDiagnostics.PromptTokens, "{token}", "Prompt tokens processed");
+        _drafted = _meter.CreateCounter<long>(DeepSeekDiagnostics.MtpDraftedTokens, "{token}", "MTP draft tokens verified by the main model");
+        _accepted = _meter.CreateCounter<long>(DeepSeekDiagnostics.MtpAcceptedTokens, "{token}", "MTP draft tokens the main model accepted");
         _requests = _meter.CreateCounter<long>(DeepSeekDiagnostics.Requests, "{request}", "Requests finished");
         _timeToFirstToken = _meter.CreateHistogram<double>(DeepSeekDiagnostics.TimeToFirstToken, "s", "Time from the start of generation to the first token");
         _decodeRate = _meter.CreateHistogram<double>(DeepSeekDiagnostics.DecodeTokensPerSecond, "{token}/s", "Decode speed after the first token");
@@ -31,8 +34,13 @@ internal sealed class ChatModelMetrics : IDisposable
 
     public void FirstToken(TimeSpan elapsed) => _timeToFirstToken.Record(elapsed.TotalSeconds, _model);
 
-    public void Finished(string reason, int generated, TimeSpan decode)
+    public void Finished(string reason, int generated, TimeSpan decode, SpeculationStats speculation)
     {
+        if (speculation.Drafted > 0)
+        {
+            _drafted.Add(speculation.Drafted, _model);
+            _accepted.Add(speculation.Accepted, _model);
+        }
         _requests.Add(1, _model, new("deepseek.finish_reason", reason));
         if (generated > 1 && decode > TimeSpan.Zero) _decodeRate.Record((generated - 1) / decode.TotalSeconds, _model);
     }

@@ -33,6 +33,9 @@ public sealed record ChatFinished(FinishReason Reason, ChatUsage Usage) : ChatMo
 /// <param name="CompletionTokens">Tokens generated (a final stop token included).</param>
 public readonly record struct ChatUsage(int PromptTokens, int CompletionTokens)
 {
+    /// <summary>MTP drafts verified and accepted while generating (zero without speculative decoding).</summary>
+    public SpeculationStats Speculation { get; init; }
+
     /// <summary>Prompt plus completion tokens.</summary>
     public int TotalTokens => PromptTokens + CompletionTokens;
 }

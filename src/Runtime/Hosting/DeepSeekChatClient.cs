@@ -9,7 +9,8 @@ namespace DeepSeek.Runtime.Hosting;
 /// <see cref="IChatClient"/> over an <see cref="IChatModel"/>. Reasoning (<c>&lt;think&gt;</c>) comes back as
 /// <see cref="TextReasoningContent"/>, the answer as <see cref="TextContent"/>, tool calls as <see cref="FunctionCallContent"/>
 /// (malformed ones as <see cref="ErrorContent"/> with code <c>tool_call_parse_error</c> and the raw output in
-/// <see cref="ErrorContent.Details"/>), usage as <see cref="UsageContent"/> on the last streaming update.
+/// <see cref="ErrorContent.Details"/>), usage as <see cref="UsageContent"/> on the last streaming update. With MTP speculative
+/// decoding the usage's <see cref="UsageDetails.AdditionalCounts"/> carry <c>mtp_drafted_tokens</c> and <c>mtp_accepted_tokens</c>.
 /// </summary>
 /// <remarks>
 /// <para><see cref="ChatOptions"/> mapping: <c>Temperature</c>, <c>TopP</c>, <c>TopK</c>, <c>MaxOutputTokens</c>, <c>Seed</c>,
@@ -30,6 +31,12 @@ public sealed partial class DeepSeekChatClient : IChatClient
 {
     /// <summary>Provider name reported in <see cref="ChatClientMetadata"/>.</summary>
     public const string ProviderName = "deepseek-runtime";
+
+    /// <summary>Key in <see cref="UsageDetails.AdditionalCounts"/> of the MTP draft tokens the main model verified.</summary>
+    public const string MtpDraftedTokensKey = "mtp_drafted_tokens";
+
+    /// <summary>Key in <see cref="UsageDetails.AdditionalCounts"/> of the MTP draft tokens it accepted.</summary>
+    public const string MtpAcceptedTokensKey = "mtp_accepted_tokens";
 
     private readonly bool _ownsModel;
     private readonly ChatClientMetadata _metadata;
@@ -100,6 +107,11 @@ public sealed partial class DeepSeekChatClient : IChatClient
             InputTokenCount = f.Usage.PromptTokens,
             OutputTokenCount = f.Usage.CompletionTokens,
             TotalTokenCount = f.Usage.TotalTokens,
+            AdditionalCounts = f.Usage.Speculation.Drafted == 0 ? null : new AdditionalPropertiesDictionary<long>
+            {
+                [MtpDraftedTokensKey] = f.Usage.Speculation.Drafted,
+                [MtpAcceptedTokensKey] = f.Usage.Speculation.Accepted,
+            },
         }),
         _ => throw new InvalidOperationException($"unknown update {update.GetType().Name}"),
     };

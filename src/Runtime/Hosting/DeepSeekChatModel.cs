@@ -88,7 +88,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var t in _generator.GenerateAsync([new GenerationRequest(promptTokens, options)], cancellationToken: cancellationToken).ConfigureAwait(false))
-            yield return new GeneratedTextToken(t.TokenId, t.Text, t.Finish);
+            yield return new GeneratedTextToken(t.TokenId, t.Text, t.Finish) { Speculation = t.Speculation };
     }
 
     /// <inheritdoc />

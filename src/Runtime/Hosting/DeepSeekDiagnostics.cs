@@ -30,6 +30,12 @@ public static class DeepSeekDiagnostics
     /// <summary>Histogram of decode speed after the first token ({token}/s).</summary>
     public const string DecodeTokensPerSecond = "deepseek.decode.tokens_per_second";
 
+    /// <summary>Counter of MTP draft tokens the main model verified ({token}); with <see cref="MtpAcceptedTokens"/> it gives the acceptance rate.</summary>
+    public const string MtpDraftedTokens = "deepseek.mtp.drafted_tokens";
+
+    /// <summary>Counter of MTP draft tokens the main model accepted ({token}): each saved one main-model step.</summary>
+    public const string MtpAcceptedTokens = "deepseek.mtp.accepted_tokens";
+
     /// <summary>Observable gauge of requests waiting for a slot ({request}).</summary>
     public const string QueueLength = "deepseek.queue.length";
 

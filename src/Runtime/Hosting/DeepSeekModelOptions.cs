@@ -6,7 +6,10 @@ namespace DeepSeek.Runtime.Hosting;
 /// </summary>
 public sealed class DeepSeekModelOptions
 {
-    /// <summary>Checkpoint folder (<c>config.json</c>, <c>*.safetensors</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>). Required.</summary>
+    /// <summary>
+    /// Checkpoint folder (<c>config.json</c>, <c>*.safetensors</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>);
+    /// null = the embedded model (<see cref="EmbeddedModel"/>).
+    /// </summary>
     public string? ModelPath { get; set; }
 
     /// <summary>Model id reported to clients; null = the folder's name.</summary>

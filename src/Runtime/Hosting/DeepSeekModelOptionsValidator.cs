@@ -21,7 +21,10 @@ public sealed class DeepSeekModelOptionsValidator : IValidateOptions<DeepSeekMod
         var prefix = string.IsNullOrEmpty(name) ? "DeepSeekModelOptions" : $"DeepSeekModelOptions['{name}']";
         var failures = new List<string>();
         if (string.IsNullOrWhiteSpace(options.ModelPath))
-            failures.Add($"{prefix}.ModelPath is required (a checkpoint folder with config.json).");
+        {
+            if (EmbeddedModel.TryGetPath() is null)
+                failures.Add($"{prefix}.ModelPath is required (a checkpoint folder with config.json): the embedded model '{EmbeddedModel.Name}' is not next to this application.");
+        }
         else if (!Directory.Exists(options.ModelPath))
             failures.Add($"{prefix}.ModelPath '{options.ModelPath}' does not exist.");
         else if (!File.Exists(Path.Combine(options.ModelPath, "config.json")))

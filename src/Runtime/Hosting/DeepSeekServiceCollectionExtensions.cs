@@ -74,6 +74,6 @@ public static class DeepSeekServiceCollectionExtensions
     private static DeepSeekChatModel Load(IServiceProvider services, string name)
     {
         var options = services.GetRequiredService<IOptionsMonitor<DeepSeekModelOptions>>().Get(name);
-        return DeepSeekChatModel.Load(options.ModelPath!, options, services.GetService<ILoggerFactory>(), services.GetService<IMeterFactory>());
+        return DeepSeekChatModel.Load(string.IsNullOrWhiteSpace(options.ModelPath) ? EmbeddedModel.GetPath() : options.ModelPath, options, services.GetService<ILoggerFactory>(), services.GetService<IMeterFactory>());
     }
 }

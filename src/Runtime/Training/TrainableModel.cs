@@ -1,5 +1,8 @@
 using System.Numerics;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tensors;
+using DeepSeek.Runtime.Training.Layers;
+using DeepSeek.Runtime.Training.Lora;
 using DeepSeek.Runtime.Training.Ops;
 
 namespace DeepSeek.Runtime.Training;
@@ -21,13 +24,29 @@ public sealed record TrainingSequence(int[] Tokens, bool[]? LossMask = null, flo
     public bool Counts(int t) => t + 1 < Tokens.Length && (LossMask is null || LossMask[t]);
 
     /// <summary>Counted next-token predictions.</summary>
-    public int CountedPositions => Enumerable.Range(0, Tokens.Length).Count(Counts);
+    public int CountedPositions
+    {
+        get
+        {
+            var n = 0;
+            for (var t = 0; t < Tokens.Length; t++) if (Counts(t)) n++;
+            return n;
+        }
+    }
 
     /// <summary>Position <paramref name="t"/>'s weight in the weighted objective: 0 where it does not count, else Weights[t] (1 without weights).</summary>
     public float Weight(int t) => !Counts(t) ? 0f : Weights is null ? 1f : Weights[t];
 
     /// <summary>Counted MTP predictions (position t predicts token t+2; counted when the t+1 prediction is).</summary>
-    public int CountedMtpPositions => Enumerable.Range(0, Tokens.Length - 1).Count(t => t + 2 < Tokens.Length && Counts(t + 1));
+    public int CountedMtpPositions
+    {
+        get
+        {
+            var n = 0;
+            for (var t = 0; t + 2 < Tokens.Length; t++) if (Counts(t + 1)) n++;
+            return n;
+        }
+    }
 }
 
 /// <summary>Losses of one batch.</summary>
@@ -48,13 +67,24 @@ public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp, T Balance);
 /// sequence-wise balance loss of DeepSeek-V3 §2.1.2 (α) and recomputes each block's activations just before its backward
 /// (keeping only the blocks' inputs) to save memory.
 /// </summary>
+/// <remarks>
+/// Every activation and activation gradient of a sequence is planned at construction from (T, config) — sequences run
+/// one at a time, so the batch size does not enter — in two arenas (llm.c's habit): the kept activations, and the
+/// blocks' scratch, one overlay shared by all blocks because one block runs at a time. After the first step a training
+/// step allocates nothing that grows with the tokens.
+/// </remarks>
 public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelParameters<T> _p;
     private readonly int _tokens;
     private readonly BlockTrainer<T>[] _blocks;          // per layer; with recomputation, one shared instance per kind
-    private readonly T[][]? _inputs;                    // with recomputation: each block's input, kept for its backward
+    private readonly ArenaSlice[]? _inputs;             // with recomputation: each block's input, kept for its backward
     private readonly BlockTrainer<T>? _mtpBlock;
+    private readonly ArenaArray<T> _acts = new(), _scratch = new();
+    private readonly ArenaSlice _x, _hn, _rstdN, _logits, _dLogits, _dhn, _dx, _logProbs, _weights;
+    private readonly ArenaSlice _e, _cat, _en, _hh, _rstdE, _rstdH, _xm, _xOut, _hm, _rstdM, _dhm, _dxm, _dcat, _den, _dhh, _de;
+    private readonly int[] _targets, _mtpTargets;
+    private LoraBranches<T>? _lora;
 
     /// <summary>
     /// Prepares training over sequences of exactly <paramref name="sequenceLength"/> tokens. <paramref name="balanceLossAlpha"/>
@@ -74,23 +104,57 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var c = parameters.Config;
         var alpha = T.CreateChecked(balanceLossAlpha);
         var rope = RopeTable.For(c, sequenceLength);
+        int t = sequenceLength, h = c.HiddenSize, vocab = c.VocabSize;
+        BlockTrainer<T> Block(int layer, int tokens) => new(c, rope, tokens, layer, alpha, _acts, _scratch);
         if (recomputeActivations)
         {
             BlockTrainer<T>? dense = null, moe = null;
             _blocks = Enumerable.Range(0, c.NumHiddenLayers)
-                .Select(l => c.IsMoeLayer(l)
-                    ? moe ??= new BlockTrainer<T>(c, rope, sequenceLength, l, alpha)
-                    : dense ??= new BlockTrainer<T>(c, rope, sequenceLength, l, alpha))
+                .Select(l => c.IsMoeLayer(l) ? moe ??= Block(l, t) : dense ??= Block(l, t))
                 .ToArray();
-            _inputs = Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new T[sequenceLength * c.HiddenSize]).ToArray();
+            _inputs = Enumerable.Range(0, c.NumHiddenLayers).Select(l => _acts.Add($"layer{l}.input", t * h)).ToArray();   // (T, hidden) each
         }
         else
         {
-            _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => new BlockTrainer<T>(c, rope, sequenceLength, l, alpha)).ToArray();
+            _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => Block(l, t)).ToArray();
         }
         if (parameters.Mtp.Length > 0 && sequenceLength >= 3)
-            _mtpBlock = new BlockTrainer<T>(c, rope, sequenceLength - 1, parameters.Mtp[0].Layer, alpha);
+            _mtpBlock = Block(parameters.Mtp[0].Layer, sequenceLength - 1);
         ExpertLoad = Enumerable.Range(0, c.NumHiddenLayers + c.NumNextNPredictLayers).Select(l => c.IsMoeLayer(l) ? new int[c.NRoutedExperts] : null).ToArray();
+
+        _x = _acts.Add("x", t * h);                                     // (T, hidden) residual stream
+        _hn = _acts.Add("hn", t * h);                                   // (T, hidden) after model.norm
+        _rstdN = _acts.Add("rstd_n", t);
+        _logits = _acts.Add("logits", (long)t * vocab);                 // (T, vocab); the MTP head reuses it
+        _dLogits = _acts.Add("d_logits", (long)t * vocab);              // (T, vocab)
+        _dhn = _acts.Add("d_hn", t * h);
+        _dx = _acts.Add("d_x", t * h);
+        _logProbs = _acts.Add("log_probs", t);                          // (T)
+        _weights = _acts.Add("weights", t);                             // (T)
+        _targets = new int[t];
+        var n = Math.Max(0, t - 1);                                     // MTP positions
+        _mtpTargets = new int[n];
+        if (_mtpBlock is not null)
+        {
+            _e = _acts.Add("mtp.e", n * h);                             // (n, hidden) embeddings of t_{i+1}
+            _cat = _acts.Add("mtp.cat", n * 2 * h);                     // (n, 2·hidden) = [enorm(e) | hnorm(hn)]
+            _en = _acts.Add("mtp.en", n * h);
+            _hh = _acts.Add("mtp.hh", n * h);
+            _rstdE = _acts.Add("mtp.rstd_e", n);
+            _rstdH = _acts.Add("mtp.rstd_h", n);
+            _xm = _acts.Add("mtp.x", n * h);                            // (n, hidden) block stream
+            _xOut = _acts.Add("mtp.x_out", n * h);                      // (n, hidden) block output
+            _hm = _acts.Add("mtp.hm", n * h);                           // (n, hidden) after shared_head.norm
+            _rstdM = _acts.Add("mtp.rstd_m", n);
+            _dhm = _acts.Add("mtp.d_hm", n * h);
+            _dxm = _acts.Add("mtp.d_x", n * h);
+            _dcat = _acts.Add("mtp.d_cat", n * 2 * h);
+            _den = _acts.Add("mtp.d_en", n * h);
+            _dhh = _acts.Add("mtp.d_hh", n * h);
+            _de = _acts.Add("mtp.d_e", n * h);
+        }
+        _acts.Allocate();
+        _scratch.Allocate();
     }
 
     /// <summary>α of the sequence-wise MoE balance loss (0 = off).</summary>
@@ -105,6 +169,20 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// <summary>Tokens each expert received over the last batch, per layer (null for dense layers).</summary>
     public int[]?[] ExpertLoad { get; }
 
+    /// <summary>Bytes of the planned activations, activation gradients and scratch of one sequence (LoRA branches included).</summary>
+    public long ActivationBytes => _acts.Bytes + _scratch.Bytes + (_lora?.ActivationBytes ?? 0);
+
+    /// <summary>Which micro-batch the LoRA dropout masks are drawn for (set by the trainer; a pure function of it, so resumes repeat it).</summary>
+    internal ulong DropoutStep { get; set; }
+
+    /// <summary>Adds LoRA branches to every projection they adapt (the frozen weights stay in <see cref="Parameters"/>).</summary>
+    internal void AttachLora(LoraBranches<T> branches)
+    {
+        _lora = branches ?? throw new ArgumentNullException(nameof(branches));
+        foreach (var b in _blocks) b.Lora = branches;
+        if (_mtpBlock is not null) _mtpBlock.Lora = branches;
+    }
+
     /// <summary>
     /// Runs the batch and accumulates ∂(L_main + λ·L_mtp + L_bal)/∂θ into <paramref name="grads"/>; each cross-entropy is
     /// the mean over the counted positions of the whole batch, the balance loss the mean over its sequences. Sequences
@@ -117,17 +195,23 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
-        var counted = batch.Sum(s => s.CountedPositions);
-        var countedMtp = useMtp ? batch.Sum(s => s.CountedMtpPositions) : 0;
+        int counted = 0, countedMtp = 0;
+        for (var b = 0; b < batch.Count; b++)
+        {
+            counted += batch[b].CountedPositions;
+            if (useMtp) countedMtp += batch[b].CountedMtpPositions;
+        }
         T main = T.Zero, mtp = T.Zero, balance = T.Zero;
         var balanceShare = T.One / T.CreateChecked(batch.Count);
-        foreach (var sequence in batch)
+        for (var b = 0; b < batch.Count; b++)
         {
+            var sequence = batch[b];
             if (sequence.Tokens.Length != _tokens) throw new ArgumentException($"sequence of {sequence.Tokens.Length} tokens; this model trains on {_tokens}", nameof(batch));
             // Each sequence's cross-entropy is a mean over its own counted rows; weighting it by its share of the
             // batch's rows makes the sum the batch mean.
             var mainShare = counted == 0 ? T.Zero : T.CreateChecked(sequence.CountedPositions) / T.CreateChecked(counted);
             var mtpShare = countedMtp == 0 ? T.Zero : T.CreateChecked(sequence.CountedMtpPositions) / T.CreateChecked(countedMtp);
+            Train(b);
             var (m, x, bal) = Sequence(sequence, grads, mainShare, mtpWeight * mtpShare, balanceShare);
             main += m * mainShare;
             mtp += x * mtpShare;
@@ -165,24 +249,26 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         tokenLogProbs = new T[batch.Count][];
         var total = T.Zero;
+        var vocab = _p.Config.VocabSize;
         for (var b = 0; b < batch.Count; b++)
         {
             var sequence = batch[b];
             Check(sequence);
-            var f = Forward(sequence.Tokens, countLoad: true);
+            Train(b);
+            Forward(sequence.Tokens, countLoad: true);
             var targets = Targets(sequence);
-            var logProbs = new T[_tokens];
-            CrossEntropyOp.LogProbs<T>(f.Logits, targets, logProbs, _p.Config.VocabSize);
-            var lp = logProbs[..(_tokens - 1)];
+            Span<T> logits = _acts[_logits], logProbs = _acts[_logProbs], w = _acts[_weights], dLogits = _acts[_dLogits];
+            CrossEntropyOp.LogProbs<T>(logits, targets, logProbs, vocab);
+            var lp = logProbs[..(_tokens - 1)].ToArray();
             var given = weights(b, (T[])lp.Clone());
             if (given is null || given.Length < _tokens - 1) throw new InvalidOperationException($"weights for sequence {b} must have length ≥ {_tokens - 1}");
-            var w = new T[_tokens];
             for (var t = 0; t < _tokens - 1; t++) w[t] = sequence.Counts(t) ? given[t] : T.Zero;
-            var dLogits = new T[f.Logits.Length];
-            total += CrossEntropyOp.WeightedForwardBackward<T>(f.Logits, targets, w, dLogits, logProbs, _p.Config.VocabSize, scale);
-            var dhn = new T[f.Hn.Length];
-            LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, grads.Head ?? grads.Embed, [], _tokens, _p.Config.HiddenSize, _p.Config.VocabSize);
-            Backward(sequence.Tokens, f, dhn, grads, T.Zero);
+            w[_tokens - 1] = T.Zero;
+            total += CrossEntropyOp.WeightedForwardBackward<T>(logits, targets, w, dLogits, logProbs, vocab, scale);
+            var dhn = _acts[_dhn];
+            dhn.Clear();
+            LinearOp.Backward<T>(dLogits, _acts[_hn], _p.Head ?? _p.Embed, dhn, grads.Head ?? grads.Embed, [], _tokens, _p.Config.HiddenSize, vocab);
+            Backward(sequence.Tokens, grads, T.Zero);
             tokenLogProbs[b] = lp;
         }
         return total;
@@ -190,16 +276,25 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
 
     /// <summary>
     /// Forward only: log π(token_{t+1} | ≤ t) for t = 0 … T−2 (0 where the position does not count), e.g. for the old or
-    /// the reference policy. Leaves <see cref="ExpertLoad"/> alone.
+    /// the reference policy. Leaves <see cref="ExpertLoad"/> alone. No LoRA dropout: this is an inference forward.
     /// </summary>
     public T[] TokenLogProbs(TrainingSequence sequence)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         Check(sequence);
-        var f = Forward(sequence.Tokens, countLoad: false);
-        var logProbs = new T[_tokens];
-        CrossEntropyOp.LogProbs<T>(f.Logits, Targets(sequence), logProbs, _p.Config.VocabSize);
-        return logProbs[..(_tokens - 1)];
+        if (_lora is not null) _lora.Training = false;
+        Forward(sequence.Tokens, countLoad: false);
+        var logProbs = _acts[_logProbs];
+        CrossEntropyOp.LogProbs<T>(_acts[_logits], Targets(sequence), logProbs, _p.Config.VocabSize);
+        return logProbs[..(_tokens - 1)].ToArray();
+    }
+
+    /// <summary>Dropout on for sequence <paramref name="b"/> of the current micro-batch (a stream of masks of its own).</summary>
+    private void Train(int b)
+    {
+        if (_lora is null) return;
+        _lora.Training = true;
+        _lora.Stream = LoraBranches<T>.Mix(DropoutStep) + (ulong)b;
     }
 
     private static T[] Weights(TrainingSequence s)
@@ -216,46 +311,44 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
 
     private int[] Targets(TrainingSequence sequence)
     {
-        var targets = new int[_tokens];
+        var targets = _targets;
         for (var i = 0; i < _tokens; i++) targets[i] = sequence.Counts(i) ? sequence.Tokens[i + 1] : CrossEntropyOp.IgnoreIndex;
         return targets;
     }
 
-    /// <summary>Activations of the main model's forward pass kept for its backward pass.</summary>
-    private sealed record ForwardState(T[] XFinal, T[] Hn, T[] RstdN, T[] Logits, T Balance);
-
-    private ForwardState Forward(int[] tokens, bool countLoad)
+    /// <summary>The main model's forward: fills x (final residual), hn, rstd_n and logits; returns the blocks' balance loss.</summary>
+    private T Forward(int[] tokens, bool countLoad)
     {
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
-        var x = new T[t * h];                                           // (T, hidden) residual stream
+        var x = _acts[_x];                                              // (T, hidden) residual stream
         EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
         var balance = T.Zero;
         for (var l = 0; l < _blocks.Length; l++)
         {
             var b = _blocks[l];
-            if (_inputs is not null) x.CopyTo(_inputs[l], 0);
+            if (_inputs is not null) x.CopyTo(_acts[_inputs[l]]);
             b.Forward(_p.Blocks[l], x, _p.RouterBias[l]);
             if (countLoad) Accumulate(l, b);
             balance += b.BalanceLoss;
         }
-        var hn = new T[t * h];
-        var rstdN = new T[t];
-        RmsNormOp.Forward<T>(x, _p.Norm, T.CreateChecked(c.RmsNormEps), hn, rstdN, t, h);
-        var logits = new T[t * vocab];
-        LinearOp.Forward<T>(hn, _p.Head ?? _p.Embed, [], logits, t, h, vocab);
-        return new ForwardState(x, hn, rstdN, logits, balance);
+        var hn = _acts[_hn];
+        RmsNormOp.Forward<T>(x, _p.Norm, T.CreateChecked(c.RmsNormEps), hn, _acts[_rstdN], t, h);
+        LinearOp.Forward<T>(hn, _p.Head ?? _p.Embed, [], _acts[_logits], t, h, vocab);
+        return balance;
     }
 
-    private void Backward(int[] tokens, ForwardState f, T[] dhn, ModelParameters<T> g, T balanceScale)
+    /// <summary>From dhn (in its buffer) back to the embedding, through the final norm and every block.</summary>
+    private void Backward(int[] tokens, ModelParameters<T> g, T balanceScale)
     {
         var h = _p.Config.HiddenSize;
-        var dx = new T[f.XFinal.Length];
-        RmsNormOp.Backward<T>(dhn, f.XFinal, _p.Norm, f.RstdN, dx, g.Norm, _tokens, h);
+        var dx = _acts[_dx];
+        dx.Clear();
+        RmsNormOp.Backward<T>(_acts[_dhn], _acts[_x], _p.Norm, _acts[_rstdN], dx, g.Norm, _tokens, h);
         for (var i = _blocks.Length - 1; i >= 0; i--)
         {
             // Recomputation: rerun the block from its kept input (consumed in place) to restore its activations.
-            if (_inputs is not null) _blocks[i].Forward(_p.Blocks[i], _inputs[i], _p.RouterBias[i]);
+            if (_inputs is not null) _blocks[i].Forward(_p.Blocks[i], _acts[_inputs[i]], _p.RouterBias[i]);
             _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i], balanceScale);
         }
         EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
@@ -271,23 +364,25 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
         var dHead = g.Head ?? g.Embed;
-        var f = Forward(sequence.Tokens, countLoad: true);
-        var dLogits = new T[f.Logits.Length];
-        var mainLoss = CrossEntropyOp.ForwardBackward<T>(f.Logits, Targets(sequence), dLogits, vocab, T.One);
+        var balance = Forward(sequence.Tokens, countLoad: true);
+        var dLogits = _acts[_dLogits];
+        var mainLoss = CrossEntropyOp.ForwardBackward<T>(_acts[_logits], Targets(sequence), dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= mainScale;
 
-        var dhn = new T[f.Hn.Length];
-        LinearOp.Backward<T>(dLogits, f.Hn, _p.Head ?? _p.Embed, dhn, dHead, [], t, h, vocab);
-        var (mtpLoss, mtpBalance) = mtpScale == T.Zero ? (T.Zero, T.Zero) : MtpForwardBackward(sequence, f.Hn, dhn, g, mtpScale, balanceScale);
-        Backward(sequence.Tokens, f, dhn, g, balanceScale);
-        return (mainLoss, mtpLoss, f.Balance + mtpBalance);
+        var dhn = _acts[_dhn];
+        dhn.Clear();
+        LinearOp.Backward<T>(dLogits, _acts[_hn], _p.Head ?? _p.Embed, dhn, dHead, [], t, h, vocab);
+        var (mtpLoss, mtpBalance) = mtpScale == T.Zero ? (T.Zero, T.Zero) : MtpForwardBackward(sequence, g, mtpScale, balanceScale);
+        Backward(sequence.Tokens, g, balanceScale);
+        return (mainLoss, mtpLoss, balance + mtpBalance);
     }
 
     /// <summary>
     /// MTP over positions 0 … T−2: input t_{i+1} and hn_i, target t_{i+2} (the last position has none). Returns the MTP
-    /// cross-entropy and the MTP block's balance loss (whose gradient is scaled by <paramref name="balanceScale"/>).
+    /// cross-entropy and the MTP block's balance loss (whose gradient is scaled by <paramref name="balanceScale"/>); adds
+    /// its gradient w.r.t. hn into dhn. Reuses the main head's logits buffers, free by then.
     /// </summary>
-    private (T Loss, T Balance) MtpForwardBackward(TrainingSequence sequence, T[] hn, T[] dhn, ModelParameters<T> g, T scale, T balanceScale)
+    private (T Loss, T Balance) MtpForwardBackward(TrainingSequence sequence, ModelParameters<T> g, T scale, T balanceScale)
     {
         var tokens = sequence.Tokens;
         var c = _p.Config;
@@ -297,57 +392,49 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var gm = g.Mtp[0];
         var embed = m.Embed ?? _p.Embed;
         var head = m.Head ?? _p.Head ?? _p.Embed;
+        var a = _acts;
+        Span<T> hn = a[_hn][..(n * h)], dhn = a[_dhn][..(n * h)];
+        Span<T> e = a[_e], cat = a[_cat], en = a[_en], hh = a[_hh], x = a[_xm], xOut = a[_xOut], hm = a[_hm];
+        Span<T> logits = a[_logits][..(n * vocab)], dLogits = a[_dLogits][..(n * vocab)];
 
-        var next = tokens[1..];
-        var e = new T[n * h];
+        var next = tokens.AsSpan(1);
         EmbeddingOp.Forward<T>(next, embed, e, h);
-        var cat = new T[n * 2 * h];                                     // (n, 2·hidden) = [enorm(e) | hnorm(hn)]
-        var en = new T[n * h];
-        var hh = new T[n * h];
-        var rstdE = new T[n];
-        var rstdH = new T[n];
-        RmsNormOp.Forward<T>(e, m.ENorm, eps, en, rstdE, n, h);
-        RmsNormOp.Forward<T>(hn.AsSpan(0, n * h), m.HNorm, eps, hh, rstdH, n, h);
+        RmsNormOp.Forward<T>(e, m.ENorm, eps, en, a[_rstdE], n, h);
+        RmsNormOp.Forward<T>(hn, m.HNorm, eps, hh, a[_rstdH], n, h);
         for (var i = 0; i < n; i++)
         {
-            en.AsSpan(i * h, h).CopyTo(cat.AsSpan(i * 2 * h, h));
-            hh.AsSpan(i * h, h).CopyTo(cat.AsSpan(i * 2 * h + h, h));
+            en.Slice(i * h, h).CopyTo(cat.Slice(i * 2 * h, h));
+            hh.Slice(i * h, h).CopyTo(cat.Slice(i * 2 * h + h, h));
         }
-        var x = new T[n * h];
-        LinearOp.Forward<T>(cat, m.EhProj, [], x, n, 2 * h, h);
+        Projection.Forward(_lora, cat, m.EhProj, [], x, n, 2 * h, h);
         _mtpBlock!.Forward(m.Block, x, _p.RouterBias[m.Layer]);
         Accumulate(m.Layer, _mtpBlock);
         var balance = _mtpBlock.BalanceLoss;
-        var xOut = (T[])x.Clone();
-        var hm = new T[n * h];
-        var rstdM = new T[n];
-        RmsNormOp.Forward<T>(x, m.HeadNorm, eps, hm, rstdM, n, h);
-        var logits = new T[n * vocab];
+        x.CopyTo(xOut);
+        RmsNormOp.Forward<T>(x, m.HeadNorm, eps, hm, a[_rstdM], n, h);
         LinearOp.Forward<T>(hm, head, [], logits, n, h, vocab);
-        var targets = new int[n];
+        var targets = _mtpTargets;
         for (var i = 0; i < n; i++) targets[i] = i + 2 < _tokens && sequence.Counts(i + 1) ? tokens[i + 2] : CrossEntropyOp.IgnoreIndex;
-        var dLogits = new T[logits.Length];
         var loss = CrossEntropyOp.ForwardBackward<T>(logits, targets, dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= scale;
 
-        var dhm = new T[hm.Length];
+        Span<T> dhm = a[_dhm], dx = a[_dxm], dcat = a[_dcat], den = a[_den], dhh = a[_dhh], de = a[_de];
+        dhm.Clear();
         LinearOp.Backward<T>(dLogits, hm, head, dhm, gm.Head ?? g.Head ?? g.Embed, [], n, h, vocab);
-        var dx = new T[x.Length];
-        RmsNormOp.Backward<T>(dhm, xOut, m.HeadNorm, rstdM, dx, gm.HeadNorm, n, h);
+        dx.Clear();
+        RmsNormOp.Backward<T>(dhm, xOut, m.HeadNorm, a[_rstdM], dx, gm.HeadNorm, n, h);
         _mtpBlock.Backward(m.Block, dx, gm.Block, balanceScale);
-        var dcat = new T[cat.Length];
-        LinearOp.Backward<T>(dx, cat, m.EhProj, dcat, gm.EhProj, [], n, 2 * h, h);
-        var den = new T[n * h];
-        var dhh = new T[n * h];
+        dcat.Clear();
+        Projection.Backward(_lora, dx, cat, m.EhProj, dcat, gm.EhProj, [], n, 2 * h, h);
         for (var i = 0; i < n; i++)
         {
-            dcat.AsSpan(i * 2 * h, h).CopyTo(den.AsSpan(i * h, h));
-            dcat.AsSpan(i * 2 * h + h, h).CopyTo(dhh.AsSpan(i * h, h));
+            dcat.Slice(i * 2 * h, h).CopyTo(den.Slice(i * h, h));
+            dcat.Slice(i * 2 * h + h, h).CopyTo(dhh.Slice(i * h, h));
         }
-        var de = new T[e.Length];
-        RmsNormOp.Backward<T>(den, e, m.ENorm, rstdE, de, gm.ENorm, n, h);
+        de.Clear();
+        RmsNormOp.Backward<T>(den, e, m.ENorm, a[_rstdE], de, gm.ENorm, n, h);
         EmbeddingOp.Backward<T>(next, de, gm.Embed ?? g.Embed, h);
-        RmsNormOp.Backward<T>(dhh, hn.AsSpan(0, n * h), m.HNorm, rstdH, dhn.AsSpan(0, n * h), gm.HNorm, n, h);
+        RmsNormOp.Backward<T>(dhh, hn, m.HNorm, a[_rstdH], dhn, gm.HNorm, n, h);
         return (loss, balance);
     }
 

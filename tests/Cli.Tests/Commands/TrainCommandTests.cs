@@ -90,9 +90,11 @@ public sealed class TrainCommandTests : IDisposable
         using var golden = SafeTensorsFile.Open(Path.Combine(model, "gradients.safetensors"));
         var outDir = _dir.File("lora");
         var train = await CliRun.RunAsync("train", "sft", "--model", model, "--data", TokensFile(golden), "--out", outDir,
-            "--lora-rank", "4", "--lora-targets", "q_proj,o_proj", "--lr", "0.02", "--steps", "5", "--batch-size", "2", "--seq-len", "16", "--save-dtype", "f32");
+            "--lora-rank", "4", "--lora-targets", "q_proj,o_proj", "--lora-dropout", "0.1", "--lr", "0.02", "--steps", "5", "--batch-size", "2", "--seq-len", "16", "--save-dtype", "f32");
         Assert.True(train.Exit == 0, train.Err);
         Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_model.safetensors")));
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "adapter", "adapter_config.json"))))
+            Assert.Equal(0.1, config.RootElement.GetProperty("lora_dropout").GetDouble());
 
         var merged = _dir.File("merged");
         var merge = await CliRun.RunAsync("lora", "merge", "--model", model, "--adapter", Path.Combine(outDir, "adapter"), "--out", merged, "--save-dtype", "f32");
@@ -110,6 +112,21 @@ public sealed class TrainCommandTests : IDisposable
             else Assert.False(t.Name.EndsWith("q_proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("o_proj.weight", StringComparison.Ordinal), $"{t.Name} should have changed");
         }
         Assert.Equal(4, changed);   // q_proj and o_proj of the 2 layers, nothing else
+    }
+
+    [Theory]
+    [InlineData("1", "--lora-rank", "4")]
+    [InlineData("-0.1", "--lora-rank", "4")]
+    [InlineData("0.2", "--lr", "0.01")]
+    public async Task Lora_dropout_outside_0_to_1_or_without_lora_is_a_usage_error(string dropout, string flag, string value)
+    {
+        var model = RepoPaths.TestData("models", "tiny-qwen2");
+        using var golden = SafeTensorsFile.Open(Path.Combine(model, "gradients.safetensors"));
+        var (exit, _, error) = await CliRun.RunAsync("train", "sft", "--model", model, "--data", TokensFile(golden), "--out", _dir.File("bad"),
+            "--lora-dropout", dropout, flag, value, "--steps", "1", "--batch-size", "2", "--seq-len", "16");
+        Assert.Equal(1, exit);
+        Assert.Contains("--lora-dropout", error);
+        Assert.False(Directory.Exists(Path.Combine(_dir.File("bad"), "checkpoints")));
     }
 
     [Fact]

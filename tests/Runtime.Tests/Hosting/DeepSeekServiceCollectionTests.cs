@@ -46,11 +46,15 @@ public sealed class DeepSeekServiceCollectionTests(TinyChatModelFixture fixture)
     }
 
     [Fact]
-    public void A_missing_model_path_is_named()
+    public void Without_a_model_path_the_embedded_model_is_served()
     {
-        var result = new DeepSeekModelOptionsValidator().Validate(null, new DeepSeekModelOptions());
-        Assert.True(result.Failed);
-        Assert.Contains("DeepSeekModelOptions.ModelPath is required", result.FailureMessage, StringComparison.Ordinal);
+        Assert.True(new DeepSeekModelOptionsValidator().Validate(null, new DeepSeekModelOptions()).Succeeded);
+        var services = new ServiceCollection();
+        services.AddDeepSeek(_ => { });
+        using var provider = services.BuildServiceProvider();
+        var model = provider.GetRequiredService<IChatModel>();
+        Assert.Equal(EmbeddedModel.Name, model.Info.Id);
+        Assert.Equal(DeepSeek.Runtime.Tokenization.ChatFormats.DeepSeekR1, model.Info.ChatFormat.Family);
     }
 
     [Fact]

@@ -44,9 +44,9 @@ public sealed class TinyChatModelFixture : IDisposable
     };
 
     /// <summary>Writes the checkpoint and copies the DeepSeek-V3 tokenizer files into <paramref name="path"/>.</summary>
-    public static string Write(string path, string tokenizerConfig = "")
+    public static string Write(string path, string tokenizerConfig = "", ModelConfig? config = null)
     {
-        SyntheticCheckpoint.Write(Config, path, new SyntheticCheckpointOptions { Seed = 11, InitStd = 0.5f });
+        SyntheticCheckpoint.Write(config ?? Config, path, new SyntheticCheckpointOptions { Seed = 11, InitStd = 0.5f });
         var tokenizer = RepoPaths.TestData("tokenizers", "deepseek-v3");
         File.Copy(Path.Combine(tokenizer, "tokenizer.json"), Path.Combine(path, "tokenizer.json"));
         File.Copy(tokenizerConfig.Length > 0 ? tokenizerConfig : Path.Combine(tokenizer, "tokenizer_config.json"), Path.Combine(path, "tokenizer_config.json"));

@@ -1,5 +1,6 @@
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Training;
+using DeepSeek.Runtime.Training.Lora;
 using DeepSeek.Runtime.Training.Sft;
 
 namespace DeepSeek.Runtime.Tests.Training;
@@ -61,6 +62,44 @@ public sealed class ResumeTests : IDisposable
             Assert.True(a.AsSpan().SequenceEqual(b), $"{name} differs after resuming");
         Assert.Equal(straight.Parameters.RouterBias.Where(b => b is not null).SelectMany(b => b!), resumed.Parameters.RouterBias.Where(b => b is not null).SelectMany(b => b!));
         Assert.True(expected[^1].Loss < expected[0].Loss);
+    }
+
+    [Fact]
+    public async Task Resuming_lora_training_with_dropout_reproduces_the_uninterrupted_run()
+    {
+        // The dropout masks are a function of (seed, step, micro-batch, sequence), so nothing but the checkpoint is needed.
+        using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
+        var map = WeightMap.Bind(checkpoint);
+        var data = Data();
+        var lora = new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0.2, TargetModules = ["q_b_proj", "kv_b_proj", "o_proj", "gate_proj", "down_proj"] };
+        SftTrainer Start(string dir) => new SftTrainer(ModelParameters<float>.Load(map), 12, Options(dir)).WithLora(LoraAdapter.Create(checkpoint.Config, lora), map);
+        var straight = Start(_dir.File("la"));
+        var expected = await straight.TrainAsync(data);
+
+        using var cts = new CancellationTokenSource();
+        var interrupted = Start(_dir.File("lb"));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => interrupted.TrainAsync(data, new CancelAt(4, cts), cts.Token));
+        var latest = TrainingCheckpoint.Latest(_dir.File("lb"))!;
+        Assert.EndsWith("step-000003", latest);
+        var adapter = TrainingCheckpoint.LoadAdapter(latest, checkpoint.Config)!;
+        Assert.Equal(0.2, adapter.Options.Dropout);                     // lora_dropout came back from adapter_config.json
+
+        var resumed = SftTrainer.Resume(latest, 12, Options(_dir.File("lb"))).WithLora(adapter, map);
+        var rest = await resumed.TrainAsync(data);
+
+        Assert.Equal(expected.Skip(3).Select(p => p.Loss), rest.Select(p => p.Loss));   // bit for bit
+        foreach (var (a, b) in straight.Lora!.Pairs.Zip(resumed.Lora!.Pairs))
+        {
+            Assert.True(a.A.AsSpan().SequenceEqual(b.A), $"{a.Target}: lora_A differs after resuming");
+            Assert.True(a.B.AsSpan().SequenceEqual(b.B), $"{a.Target}: lora_B differs after resuming");
+        }
+        foreach (var ((name, a), (_, b)) in straight.Parameters.Tensors().Zip(resumed.Parameters.Tensors()))
+            Assert.True(a.AsSpan().SequenceEqual(b), $"{name} differs after resuming");
+
+        // Without dropout the same run takes another path: the masks are really in play.
+        var noDropout = new SftTrainer(ModelParameters<float>.Load(map), 12, Options(_dir.File("lc")))
+            .WithLora(LoraAdapter.Create(checkpoint.Config, lora with { Dropout = 0 }), map);
+        Assert.NotEqual(expected.Select(p => p.Loss), (await noDropout.TrainAsync(data)).Select(p => p.Loss));
     }
 
     [Fact]

@@ -40,8 +40,21 @@ public sealed class SampleAppTests(TinyChatModelFixture fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
     }
 
+    [Fact]
+    public async Task Without_a_model_path_it_serves_the_embedded_model()
+    {
+        await using var factory = Factory(null);
+        var http = factory.CreateClient();
+        using var chat = await http.PostAsJsonAsync("/v1/chat/completions",
+            new { model = "deepseek", messages = new[] { new { role = "user", content = "What is 482 + 93?" } }, max_tokens = 120, temperature = 0 });
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        using var doc = JsonDocument.Parse(await chat.Content.ReadAsStringAsync());
+        var message = doc.RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.EndsWith("= 575", message.GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.Contains("+=575", message.GetProperty("reasoning_content").GetString(), StringComparison.Ordinal);
+    }
+
     [Theory]
-    [InlineData(null)]
     [InlineData("/no/such/model")]
     public void A_bad_model_path_fails_at_start_up_naming_the_option(string? path)
     {

@@ -48,6 +48,12 @@ public sealed record GrpoOptions
     /// <summary>Seed of the prompt order and of every rollout's sampler.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Ids at or above this are never sampled: the tokenizer's size where <c>vocab_size</c> is padded past it (an id no
+    /// tokenizer can decode must never be produced). Null samples the whole vocabulary.
+    /// </summary>
+    public int? SampleableTokens { get; init; }
+
     /// <summary>CPU threads of the sampling engine (0 = all cores).</summary>
     public int Threads { get; init; }
 
@@ -68,6 +74,7 @@ public sealed record GrpoOptions
         if (!(KlBeta >= 0) || !double.IsFinite(KlBeta)) throw new ArgumentOutOfRangeException(nameof(KlBeta), KlBeta, "must be ≥ 0");
         ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1);
+        if (SampleableTokens is { } sampleable) ArgumentOutOfRangeException.ThrowIfLessThan(sampleable, 1, nameof(SampleableTokens));
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be positive");
         if (!(MaxGradNorm >= 0)) throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), MaxGradNorm, "must be ≥ 0");
         ArgumentOutOfRangeException.ThrowIfNegative(Threads);

@@ -246,7 +246,7 @@ public sealed class GrpoTrainer : IDisposable
         _policyCheckpoint = Checkpoint.Open(dir);
         _policyBackend = new CpuBackend(_options.Threads);
         var transformer = new Transformer(_policyBackend, WeightMap.Bind(_policyCheckpoint), length);
-        return new Generator(transformer, eosTokenIds: _options.StopAtEos ? null : [], contextLength: length);
+        return new Generator(transformer, eosTokenIds: _options.StopAtEos ? null : [], contextLength: length, sampleableTokens: _options.SampleableTokens);
     }
 
     private void ReleasePolicy()

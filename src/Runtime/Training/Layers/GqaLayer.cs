@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tensors;
+using DeepSeek.Runtime.Training.Lora;
 using DeepSeek.Runtime.Training.Ops;
 
 namespace DeepSeek.Runtime.Training.Layers;
@@ -52,59 +54,80 @@ public sealed class GqaParameters<T> where T : IFloatingPointIeee754<T>
     }
 }
 
-/// <summary>Grouped-query attention for training over one causal sequence (rotate_half RoPE on q and k).</summary>
+/// <summary>Grouped-query attention for training over one causal sequence (rotate_half RoPE on q and k); buffers planned in arenas.</summary>
 public sealed class GqaLayer<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelConfig _c;
     private readonly RopeTable _rope;
     private readonly int _tokens;
     private readonly int[] _positions;
-    private readonly T[] _x, _q, _k, _v, _probs, _attn;
+    private readonly ArenaArray<T> _acts, _scratch;
+    private readonly ArenaSlice _x, _q, _k, _v, _probs, _attn;          // kept
+    private readonly ArenaSlice _dAttn, _dq, _dk, _dv, _dp;             // scratch
 
     /// <summary>Plans the activations for sequences of <paramref name="tokens"/>.</summary>
-    public GqaLayer(ModelConfig config, RopeTable rope, int tokens)
+    public GqaLayer(ModelConfig config, RopeTable rope, int tokens) : this(config, rope, tokens, new ArenaArray<T>(), new ArenaArray<T>())
+    {
+    }
+
+    /// <summary>Plans the kept activations in <paramref name="acts"/> and the scratch in <paramref name="scratch"/>.</summary>
+    internal GqaLayer(ModelConfig config, RopeTable rope, int tokens, ArenaArray<T> acts, ArenaArray<T> scratch)
     {
         _c = config;
         _rope = rope;
         _tokens = tokens;
         _positions = Enumerable.Range(0, tokens).ToArray();
+        (_acts, _scratch) = (acts, scratch);
         int heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads, hd = config.HeadDim;
-        _x = new T[tokens * config.HiddenSize];
-        _q = new T[tokens * heads * hd];
-        _k = new T[tokens * kvHeads * hd];
-        _v = new T[tokens * kvHeads * hd];
-        _probs = new T[heads * tokens * tokens];
-        _attn = new T[tokens * heads * hd];
+        _x = acts.Add("gqa.x", tokens * config.HiddenSize);             // (T, hidden)
+        _q = acts.Add("gqa.q", tokens * heads * hd);                    // (T, H·hd)
+        _k = acts.Add("gqa.k", tokens * kvHeads * hd);                  // (T, Hkv·hd)
+        _v = acts.Add("gqa.v", tokens * kvHeads * hd);                  // (T, Hkv·hd)
+        _probs = acts.Add("gqa.probs", (long)heads * tokens * tokens);  // (H, T, T)
+        _attn = acts.Add("gqa.attn", tokens * heads * hd);              // (T, H·hd)
+        _dAttn = scratch.Add("gqa.d_attn", tokens * heads * hd);
+        _dq = scratch.Add("gqa.d_q", tokens * heads * hd);
+        _dk = scratch.Add("gqa.d_k", tokens * kvHeads * hd);
+        _dv = scratch.Add("gqa.d_v", tokens * kvHeads * hd);
+        _dp = scratch.Add("gqa.d_p", tokens);
     }
+
+    /// <summary>LoRA branches of the projections (null: none).</summary>
+    internal LoraBranches<T>? Lora { get; set; }
 
     /// <summary>y [T, hidden] = GQA(x).</summary>
     public void Forward(GqaParameters<T> p, ReadOnlySpan<T> x, Span<T> y)
     {
         int t = _tokens, h = _c.HiddenSize, heads = _c.NumAttentionHeads, kvHeads = _c.NumKeyValueHeads, hd = _c.HeadDim;
-        x.CopyTo(_x);
-        LinearOp.Forward<T>(x, p.Wq, p.Bq, _q, t, h, heads * hd);
-        LinearOp.Forward<T>(x, p.Wk, p.Bk, _k, t, h, kvHeads * hd);
-        LinearOp.Forward<T>(x, p.Wv, p.Bv, _v, t, h, kvHeads * hd);
-        RopeOp.Forward<T>(_q, t, heads, hd, 0, _positions, _rope);
-        RopeOp.Forward<T>(_k, t, kvHeads, hd, 0, _positions, _rope);
-        AttentionOp.Forward<T>(_q, _k, _v, _attn, _probs, t, heads, kvHeads, hd, hd, T.CreateChecked(_c.SoftmaxScale));
-        LinearOp.Forward<T>(_attn, p.Wo, p.Bo, y, t, heads * hd, h);
+        var a = _acts;
+        Span<T> q = a[_q], k = a[_k], v = a[_v], attn = a[_attn];
+        x[..(t * h)].CopyTo(a[_x]);
+        Projection.Forward(Lora, x, p.Wq, p.Bq, q, t, h, heads * hd);
+        Projection.Forward(Lora, x, p.Wk, p.Bk, k, t, h, kvHeads * hd);
+        Projection.Forward(Lora, x, p.Wv, p.Bv, v, t, h, kvHeads * hd);
+        RopeOp.Forward<T>(q, t, heads, hd, 0, _positions, _rope);
+        RopeOp.Forward<T>(k, t, kvHeads, hd, 0, _positions, _rope);
+        AttentionOp.Forward<T>(q, k, v, attn, a[_probs], t, heads, kvHeads, hd, hd, T.CreateChecked(_c.SoftmaxScale));
+        Projection.Forward(Lora, attn, p.Wo, p.Bo, y, t, heads * hd, h);
     }
 
     /// <summary>Accumulates parameter gradients and dx.</summary>
     public void Backward(GqaParameters<T> p, ReadOnlySpan<T> dy, GqaParameters<T> grads, Span<T> dx)
     {
         int t = _tokens, h = _c.HiddenSize, heads = _c.NumAttentionHeads, kvHeads = _c.NumKeyValueHeads, hd = _c.HeadDim;
-        var dAttn = new T[_attn.Length];
-        LinearOp.Backward<T>(dy, _attn, p.Wo, dAttn, grads.Wo, grads.Bo, t, heads * hd, h);
-        var dq = new T[_q.Length];
-        var dk = new T[_k.Length];
-        var dv = new T[_v.Length];
-        AttentionOp.Backward<T>(dAttn, _q, _k, _v, _probs, dq, dk, dv, t, heads, kvHeads, hd, hd, T.CreateChecked(_c.SoftmaxScale));
+        var a = _acts;
+        var s = _scratch;
+        Span<T> dAttn = s[_dAttn], dq = s[_dq], dk = s[_dk], dv = s[_dv], x = a[_x];
+        dAttn.Clear();
+        Projection.Backward(Lora, dy, a[_attn], p.Wo, dAttn, grads.Wo, grads.Bo, t, heads * hd, h);
+        dq.Clear();
+        dk.Clear();
+        dv.Clear();
+        AttentionOp.Backward<T>(dAttn, a[_q], a[_k], a[_v], a[_probs], dq, dk, dv, t, heads, kvHeads, hd, hd, T.CreateChecked(_c.SoftmaxScale), s[_dp]);
         RopeOp.Backward<T>(dq, t, heads, hd, 0, _positions, _rope);
         RopeOp.Backward<T>(dk, t, kvHeads, hd, 0, _positions, _rope);
-        LinearOp.Backward<T>(dq, _x, p.Wq, dx, grads.Wq, grads.Bq, t, h, heads * hd);
-        LinearOp.Backward<T>(dk, _x, p.Wk, dx, grads.Wk, grads.Bk, t, h, kvHeads * hd);
-        LinearOp.Backward<T>(dv, _x, p.Wv, dx, grads.Wv, grads.Bv, t, h, kvHeads * hd);
+        Projection.Backward(Lora, dq, x, p.Wq, dx, grads.Wq, grads.Bq, t, h, heads * hd);
+        Projection.Backward(Lora, dk, x, p.Wk, dx, grads.Wk, grads.Bk, t, h, kvHeads * hd);
+        Projection.Backward(Lora, dv, x, p.Wv, dx, grads.Wv, grads.Bv, t, h, kvHeads * hd);
     }
 }

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tensors;
+using DeepSeek.Runtime.Training.Lora;
 using DeepSeek.Runtime.Training.Ops;
 
 namespace DeepSeek.Runtime.Training.Layers;
@@ -46,12 +48,15 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelConfig _c;
     private readonly int _tokens;
-    private T[] _x = [];
-    private T[] _logits = [];
-    private int[] _ids = [];
-    private T[] _weights = [];
-    private readonly List<(int Expert, int[] Rows, int[] Slots, MlpLayer.Saved<T> Saved, T[] Out)> _dispatch = [];
-    private MlpLayer.Saved<T>? _shared;
+    private readonly ArenaArray<T> _acts, _scratch;
+    private readonly ArenaSlice _x, _logits, _weights, _xe, _ye;                   // kept
+    private readonly ArenaSlice _dweights, _dye, _dxe, _dlogits, _gateScratch;     // scratch
+    private readonly MlpBuffers<T> _experts;
+    private readonly MlpBuffers<T>? _shared;
+    // Routing, planned once: the choice [T, k], the slots ordered by expert, each expert's first slot in that order.
+    private readonly int[] _ids, _order, _first;
+    private readonly float[] _logitsF, _routeWeights;
+    private readonly List<(float[]? Bias, Gate Gate)> _gates = [];
 
     /// <summary>Plans a layer for <paramref name="tokens"/> tokens, without the balance loss.</summary>
     public MoeLayer(ModelConfig config, int tokens) : this(config, tokens, T.Zero)
@@ -59,14 +64,38 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
     }
 
     /// <summary>Plans a layer for <paramref name="tokens"/> tokens (one sequence) with balance-loss weight <paramref name="alpha"/> (V3: 0.0001; 0 = off).</summary>
-    public MoeLayer(ModelConfig config, int tokens, T alpha)
+    public MoeLayer(ModelConfig config, int tokens, T alpha) : this(config, tokens, alpha, new ArenaArray<T>(), new ArenaArray<T>())
+    {
+    }
+
+    /// <summary>Plans the kept activations in <paramref name="acts"/> and the scratch in <paramref name="scratch"/>.</summary>
+    internal MoeLayer(ModelConfig config, int tokens, T alpha, ArenaArray<T> acts, ArenaArray<T> scratch)
     {
         _c = config ?? throw new ArgumentNullException(nameof(config));
         _tokens = tokens;
         if (!(alpha >= T.Zero)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "must be ≥ 0");
         Alpha = alpha;
-        Load = new int[config.NRoutedExperts];
+        int h = config.HiddenSize, n = config.NRoutedExperts, k = config.NumExpertsPerTok, slots = tokens * k;
+        Load = new int[n];
+        (_acts, _scratch) = (acts, scratch);
+        _x = acts.Add("moe.x", tokens * h);                             // (T, hidden)
+        _logits = acts.Add("moe.logits", tokens * n);                   // (T, n_routed)
+        _weights = acts.Add("moe.weights", slots);                      // (T, k)
+        _xe = acts.Add("moe.xe", (long)slots * h);                      // (T·k, hidden) inputs grouped by expert
+        _ye = acts.Add("moe.ye", (long)slots * h);                      // (T·k, hidden) expert outputs, same order
+        _experts = new MlpBuffers<T>(acts, scratch, "moe.experts", slots, config.MoeIntermediateSize, scratchRows: tokens);
+        if (config.NSharedExperts > 0) _shared = new MlpBuffers<T>(acts, scratch, "moe.shared", tokens, config.NSharedExperts * config.MoeIntermediateSize);
+        _dweights = scratch.Add("moe.d_weights", slots);                // (T, k)
+        _dye = scratch.Add("moe.d_ye", tokens * h);                     // (rows of one expert ≤ T, hidden)
+        _dxe = scratch.Add("moe.d_xe", tokens * h);
+        _dlogits = scratch.Add("moe.d_logits", tokens * n);             // (T, n_routed)
+        _gateScratch = scratch.Add("moe.gate_scratch", 3 * n);
+        (_ids, _order, _first) = (new int[slots], new int[slots], new int[n + 1]);
+        (_logitsF, _routeWeights) = (new float[tokens * n], new float[slots]);
     }
+
+    /// <summary>LoRA branches of the expert projections (null: none).</summary>
+    internal LoraBranches<T>? Lora { get; set; }
 
     /// <summary>α of the sequence-wise balance loss (0 = off).</summary>
     public T Alpha { get; }
@@ -81,36 +110,44 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
     public void Forward(MoeParameters<T> p, ReadOnlySpan<T> x, float[]? bias, Span<T> y)
     {
         int t = _tokens, h = _c.HiddenSize, n = _c.NRoutedExperts, k = _c.NumExpertsPerTok;
-        _x = x.ToArray();
-        _logits = new T[t * n];
-        LinearOp.Forward<T>(x, p.Router, [], _logits, t, h, n);
+        var a = _acts;
+        Span<T> xs = a[_x], logits = a[_logits], weights = a[_weights], xe = a[_xe], ye = a[_ye];
+        x[..(t * h)].CopyTo(xs);
+        LinearOp.Forward<T>(x, p.Router, [], logits, t, h, n);
         // The choice: exactly the inference router, on the fp32 logits.
-        _ids = new int[t * k];
-        new Gate(_c, bias).Route(_logits.Select(float.CreateSaturating).ToArray(), t, _ids, new float[t * k]);
-        _weights = new T[t * k];
-        MoeGateOp.Forward<T>(_c, _logits, _ids, _weights, t);
-        BalanceLoss = Alpha == T.Zero ? T.Zero : BalanceLossOp.Forward<T>(_c, _logits, _ids, t, Alpha);
+        for (var i = 0; i < logits.Length; i++) _logitsF[i] = float.CreateSaturating(logits[i]);
+        GateFor(bias).Route(_logitsF, t, _ids, _routeWeights);
+        var scratch = _scratch[_gateScratch];
+        MoeGateOp.Forward<T>(_c, logits, _ids, weights, t, scratch);
+        BalanceLoss = Alpha == T.Zero ? T.Zero : BalanceLossOp.Forward<T>(_c, logits, _ids, t, Alpha, scratch);
 
-        y.Clear();
-        _shared = p.Shared is null ? null : MlpLayer.Forward(p.Shared, x, y, t);
-        _dispatch.Clear();
+        y[..(t * h)].Clear();
+        _shared?.Forward(p.Shared!, x, y, 0, t, Lora);
+        // Counting sort of the slots by expert, ascending slot order within each expert.
         Array.Clear(Load);
+        foreach (var e in _ids) Load[e]++;
+        _first[0] = 0;
+        for (var e = 0; e < n; e++) _first[e + 1] = _first[e] + Load[e];
+        Span<int> next = stackalloc int[n];
+        _first.AsSpan(0, n).CopyTo(next);
+        for (var slot = 0; slot < _ids.Length; slot++) _order[next[_ids[slot]]++] = slot;
+
         for (var e = 0; e < n; e++)
         {
-            var slots = Enumerable.Range(0, t * k).Where(i => _ids[i] == e).ToArray();
-            Load[e] = slots.Length;
-            if (slots.Length == 0) continue;
-            var rows = slots.Select(i => i / k).ToArray();
-            var xe = new T[rows.Length * h];
-            for (var r = 0; r < rows.Length; r++) x.Slice(rows[r] * h, h).CopyTo(xe.AsSpan(r * h, h));
-            var ye = new T[rows.Length * h];
-            var saved = MlpLayer.Forward(p.Experts[e], xe, ye, rows.Length);
-            for (var r = 0; r < rows.Length; r++)
+            int first = _first[e], rows = Load[e];
+            if (rows == 0) continue;
+            var xr = xe.Slice(first * h, rows * h);
+            var yr = ye.Slice(first * h, rows * h);
+            for (var r = 0; r < rows; r++) x.Slice(_order[first + r] / k * h, h).CopyTo(xr.Slice(r * h, h));
+            _experts.Forward(p.Experts[e], xr, yr, first, rows, Lora);
+            for (var r = 0; r < rows; r++)
             {
-                var w = _weights[slots[r]];
-                for (var d = 0; d < h; d++) y[rows[r] * h + d] += w * ye[r * h + d];
+                var slot = _order[first + r];
+                var w = weights[slot];
+                var yt = y.Slice(slot / k * h, h);
+                var ys = yr.Slice(r * h, h);
+                for (var d = 0; d < h; d++) yt[d] += w * ys[d];
             }
-            _dispatch.Add((e, rows, slots, saved, ye));
         }
     }
 
@@ -124,32 +161,55 @@ public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(grads);
-        int t = _tokens, h = _c.HiddenSize, n = _c.NRoutedExperts;
-        if (p.Shared is not null) MlpLayer.Backward(p.Shared, _shared!, dy, grads.Shared!, dx);
-        var dweights = new T[_weights.Length];
-        foreach (var (e, rows, slots, saved, ye) in _dispatch)
+        int t = _tokens, h = _c.HiddenSize, n = _c.NRoutedExperts, k = _c.NumExpertsPerTok;
+        var a = _acts;
+        var s = _scratch;
+        Span<T> xs = a[_x], logits = a[_logits], weights = a[_weights], xe = a[_xe], ye = a[_ye];
+        Span<T> dweights = s[_dweights], dlogits = s[_dlogits];
+        if (p.Shared is not null) _shared!.Backward(p.Shared, xs, dy, grads.Shared!, dx, 0, t, Lora);
+        dweights.Clear();
+        for (var e = 0; e < n; e++)
         {
-            var dye = new T[rows.Length * h];
-            for (var r = 0; r < rows.Length; r++)
+            int first = _first[e], rows = Load[e];
+            if (rows == 0) continue;
+            var dye = s.Get(_dye, rows * h);
+            var yr = ye.Slice(first * h, rows * h);
+            for (var r = 0; r < rows; r++)
             {
-                var w = _weights[slots[r]];
+                var slot = _order[first + r];
+                var w = weights[slot];
                 var dw = T.Zero;
+                var g = dy.Slice(slot / k * h, h);
                 for (var d = 0; d < h; d++)
                 {
-                    var g = dy[rows[r] * h + d];
-                    dye[r * h + d] = w * g;
-                    dw += g * ye[r * h + d];
+                    dye[r * h + d] = w * g[d];
+                    dw += g[d] * yr[r * h + d];
                 }
-                dweights[slots[r]] = dw;
+                dweights[slot] = dw;
             }
-            var dxe = new T[rows.Length * h];
-            MlpLayer.Backward(p.Experts[e], saved, dye, grads.Experts[e], dxe);
-            for (var r = 0; r < rows.Length; r++)
-                for (var d = 0; d < h; d++) dx[rows[r] * h + d] += dxe[r * h + d];
+            var dxe = s.Get(_dxe, rows * h);
+            dxe.Clear();
+            _experts.Backward(p.Experts[e], xe.Slice(first * h, rows * h), dye, grads.Experts[e], dxe, first, rows, Lora);
+            for (var r = 0; r < rows; r++)
+            {
+                var dt = dx.Slice(_order[first + r] / k * h, h);
+                var de = dxe.Slice(r * h, h);
+                for (var d = 0; d < h; d++) dt[d] += de[d];
+            }
         }
-        var dlogits = new T[_logits.Length];
-        MoeGateOp.Backward<T>(_c, _logits, _ids, dweights, dlogits, t);
-        if (Alpha != T.Zero && balanceScale != T.Zero) BalanceLossOp.Backward<T>(_c, _logits, _ids, t, Alpha, balanceScale, dlogits);
-        LinearOp.Backward<T>(dlogits, _x, p.Router, dx, grads.Router, [], t, h, n);
+        dlogits.Clear();
+        var scratch = s[_gateScratch];
+        MoeGateOp.Backward<T>(_c, logits, _ids, dweights, dlogits, t, scratch);
+        if (Alpha != T.Zero && balanceScale != T.Zero) BalanceLossOp.Backward<T>(_c, logits, _ids, t, Alpha, balanceScale, dlogits, scratch);
+        LinearOp.Backward<T>(dlogits, xs, p.Router, dx, grads.Router, [], t, h, n);
+    }
+
+    /// <summary>The router for <paramref name="bias"/> (one per bias array: with recomputation one layer serves several).</summary>
+    private Gate GateFor(float[]? bias)
+    {
+        foreach (var (b, g) in _gates) if (ReferenceEquals(b, bias)) return g;
+        var gate = new Gate(_c, bias);
+        _gates.Add((bias, gate));
+        return gate;
     }
 }

@@ -43,7 +43,8 @@ public sealed class LoraAdapter
     public IReadOnlyList<LoraPair> Pairs { get; }
 
     /// <summary>
-    /// Fresh adapters for every targeted 2-D weight of <paramref name="config"/>: A ~ U(−1/√in, 1/√in) (seeded), B = 0,
+    /// Fresh adapters for every targeted 2-D weight of <paramref name="config"/>: A ~ U(−1/√in, 1/√in) (seeded; PEFT's
+    /// <c>kaiming_uniform_(a=√5)</c>), B = 0,
     /// so the adapted model starts exactly at the base.
     /// </summary>
     public static LoraAdapter Create(ModelConfig config, LoraOptions options)
@@ -137,7 +138,7 @@ public sealed class LoraAdapter
         writer.WriteFile(Path.Combine(directory, "adapter_model.safetensors"));
         var config = new Dictionary<string, object?>
         {
-            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["r"] = Options.Rank, ["lora_alpha"] = Options.Alpha, ["lora_dropout"] = 0.0,
+            ["peft_type"] = "LORA", ["task_type"] = "CAUSAL_LM", ["r"] = Options.Rank, ["lora_alpha"] = Options.Alpha, ["lora_dropout"] = Options.Dropout,
             ["target_modules"] = Options.TargetModules, ["bias"] = "none", ["fan_in_fan_out"] = false, ["inference_mode"] = true,
             ["base_model_name_or_path"] = baseModel,
         };
@@ -157,7 +158,16 @@ public sealed class LoraAdapter
             Rank = root.GetProperty("r").GetInt32(),
             Alpha = root.GetProperty("lora_alpha").GetDouble(),
             TargetModules = root.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()!).ToList(),
+            Dropout = root.TryGetProperty("lora_dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number ? dropout.GetDouble() : 0,
         };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new CheckpointFormatException($"adapter_config.json: {e.Message}", configPath, inner: e);
+        }
         var adapter = Create(config, options);
         using var file = SafeTensorsFile.Open(Path.Combine(directory, "adapter_model.safetensors"));
         foreach (var p in adapter.Pairs)

@@ -1,6 +1,9 @@
 namespace DeepSeek.Runtime.Training.Lora;
 
-/// <summary>LoRA settings (Hu et al. 2021): W = W₀ + (α/r)·B·A on the targeted projections, W₀ frozen.</summary>
+/// <summary>
+/// LoRA settings (Hu et al. 2021): y = x·W₀ᵀ + (α/r)·dropout(x)·Aᵀ·Bᵀ on the targeted projections, W₀ frozen; merged,
+/// W = W₀ + (α/r)·B·A (dropout is a training device only, as in PEFT).
+/// </summary>
 public sealed record LoraOptions
 {
     /// <summary>Rank r of the adapters.</summary>
@@ -15,6 +18,12 @@ public sealed record LoraOptions
     /// <summary>Seed of A's initialisation (B starts at zero, so the adapted model starts equal to the base).</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Dropout probability p on the input of each adapter's A (PEFT's <c>lora_dropout</c>): during training each input
+    /// element of the branch is zeroed with probability p and the rest scaled by 1/(1−p); never at inference or merge.
+    /// </summary>
+    public double Dropout { get; init; }
+
     /// <summary>α/r.</summary>
     public double Scale => Alpha / Rank;
 
@@ -23,6 +32,7 @@ public sealed record LoraOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Rank, 1);
         if (!(Alpha > 0)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "must be positive");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "LoRA dropout must be in [0, 1)");
         if (TargetModules.Count == 0) throw new ArgumentException("no target modules", nameof(TargetModules));
     }
 

@@ -40,10 +40,14 @@ public static class AttentionOp
 
     /// <summary>Accumulates dq, dk, dv from do using the forward's probabilities.</summary>
     public static void Backward<T>(ReadOnlySpan<T> dO, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> probs,
-        Span<T> dq, Span<T> dk, Span<T> dv, int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale) where T : IFloatingPointIeee754<T>
+        Span<T> dq, Span<T> dk, Span<T> dv, int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale) where T : IFloatingPointIeee754<T> =>
+        Backward(dO, q, k, v, probs, dq, dk, dv, tokens, heads, kvHeads, qkDim, vDim, scale, new T[tokens]);
+
+    /// <summary>As the public overload, with <paramref name="dp"/> (≥ T elements) as scratch instead of an allocation.</summary>
+    internal static void Backward<T>(ReadOnlySpan<T> dO, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> probs,
+        Span<T> dq, Span<T> dk, Span<T> dv, int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale, Span<T> dp) where T : IFloatingPointIeee754<T>
     {
         var group = heads / kvHeads;
-        var dp = new T[tokens];
         for (var h = 0; h < heads; h++)
         {
             var kh = h / group;

@@ -12,12 +12,17 @@ public static class BalanceLossOp
 {
     /// <summary>L for logits [T, n] and the chosen experts <paramref name="ids"/> [T, k].</summary>
     public static T Forward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha)
+        where T : IFloatingPointIeee754<T> => Forward(config, logits, ids, tokens, alpha, new T[2 * config.NRoutedExperts]);
+
+    /// <summary>As the public overload, with <paramref name="scratch"/> (≥ 2n elements) instead of allocations.</summary>
+    internal static T Forward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha, Span<T> scratch)
         where T : IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(config);
         var n = config.NRoutedExperts;
-        var f = Frequencies<T>(config, ids, tokens);
-        var s = new T[n];
+        var f = scratch[..n];
+        Frequencies(config, ids, tokens, f);
+        var s = scratch.Slice(n, n);
         var loss = T.Zero;
         for (var t = 0; t < tokens; t++)
         {
@@ -33,17 +38,21 @@ public static class BalanceLossOp
 
     /// <summary>Accumulates <paramref name="scale"/> · ∂L/∂logits into <paramref name="dlogits"/> [T, n].</summary>
     public static void Backward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha, T scale, Span<T> dlogits)
+        where T : IFloatingPointIeee754<T> => Backward(config, logits, ids, tokens, alpha, scale, dlogits, new T[3 * config.NRoutedExperts]);
+
+    /// <summary>As the public overload, with <paramref name="scratch"/> (≥ 3n elements) instead of allocations.</summary>
+    internal static void Backward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, int tokens, T alpha, T scale, Span<T> dlogits, Span<T> scratch)
         where T : IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(config);
         var n = config.NRoutedExperts;
-        var f = Frequencies<T>(config, ids, tokens);
         // ∂L/∂s′_{i,t} = α f_i / T, the same for every token.
-        var g = new T[n];
+        var g = scratch[..n];
+        Frequencies(config, ids, tokens, g);
         var c = scale * alpha / T.CreateChecked(tokens);
-        for (var i = 0; i < n; i++) g[i] = c * f[i];
-        var s = new T[n];
-        var ds = new T[n];
+        for (var i = 0; i < n; i++) g[i] = c * g[i];
+        var s = scratch.Slice(n, n);
+        var ds = scratch.Slice(2 * n, n);
         for (var t = 0; t < tokens; t++)
         {
             MoeGateOp.Scores(config, logits.Slice(t * n, n), s);
@@ -57,14 +66,13 @@ public static class BalanceLossOp
         }
     }
 
-    private static T[] Frequencies<T>(ModelConfig config, ReadOnlySpan<int> ids, int tokens) where T : IFloatingPointIeee754<T>
+    /// <summary>f_i = N_r/(K·T) · (tokens choosing expert i), written to <paramref name="f"/> [n].</summary>
+    private static void Frequencies<T>(ModelConfig config, ReadOnlySpan<int> ids, int tokens, Span<T> f) where T : IFloatingPointIeee754<T>
     {
         int n = config.NRoutedExperts, k = config.NumExpertsPerTok;
-        var counts = new int[n];
-        foreach (var e in ids[..(tokens * k)]) counts[e]++;
+        f[..n].Clear();
+        foreach (var e in ids[..(tokens * k)]) f[e] += T.One;
         var c = T.CreateChecked(n) / T.CreateChecked(k * tokens);
-        var f = new T[n];
-        for (var i = 0; i < n; i++) f[i] = c * T.CreateChecked(counts[i]);
-        return f;
+        for (var i = 0; i < n; i++) f[i] = c * f[i];
     }
 }

@@ -12,10 +12,14 @@ public static class MoeGateOp
 {
     /// <summary>Weights of the chosen experts <paramref name="ids"/> [T, k] from <paramref name="logits"/> [T, n].</summary>
     public static void Forward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, Span<T> weights, int tokens)
+        where T : IFloatingPointIeee754<T> => Forward(config, logits, ids, weights, tokens, new T[config.NRoutedExperts]);
+
+    /// <summary>As the public overload, with <paramref name="s"/> (≥ n elements) as scratch.</summary>
+    internal static void Forward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, Span<T> weights, int tokens, Span<T> s)
         where T : IFloatingPointIeee754<T>
     {
         int n = config.NRoutedExperts, k = config.NumExpertsPerTok;
-        var s = new T[n];
+        s = s[..n];
         for (var t = 0; t < tokens; t++)
         {
             Scores(config, logits.Slice(t * n, n), s);
@@ -29,16 +33,21 @@ public static class MoeGateOp
 
     /// <summary>Accumulates dlogits [T, n] from dweights [T, k] (dL/dw_i = ⟨dy, expert_i(x)⟩ from the combine).</summary>
     public static void Backward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, ReadOnlySpan<T> dweights, Span<T> dlogits, int tokens)
+        where T : IFloatingPointIeee754<T> =>
+        Backward(config, logits, ids, dweights, dlogits, tokens, new T[2 * config.NRoutedExperts]);
+
+    /// <summary>As the public overload, with <paramref name="scratch"/> (≥ 2n elements) instead of allocations.</summary>
+    internal static void Backward<T>(ModelConfig config, ReadOnlySpan<T> logits, ReadOnlySpan<int> ids, ReadOnlySpan<T> dweights, Span<T> dlogits, int tokens, Span<T> scratch)
         where T : IFloatingPointIeee754<T>
     {
         int n = config.NRoutedExperts, k = config.NumExpertsPerTok;
-        var s = new T[n];
-        var ds = new T[n];
+        var s = scratch[..n];
+        var ds = scratch.Slice(n, n);
         var c = T.CreateChecked(config.RoutedScalingFactor);
         for (var t = 0; t < tokens; t++)
         {
             Scores(config, logits.Slice(t * n, n), s);
-            Array.Clear(ds);
+            ds.Clear();
             var chosen = ids.Slice(t * k, k);
             var dw = dweights.Slice(t * k, k);
             if (Normalises(config))

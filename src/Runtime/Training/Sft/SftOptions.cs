@@ -26,6 +26,11 @@ public sealed record SftOptions
     /// <summary>Linear warm-up steps (then constant).</summary>
     public int WarmupSteps { get; init; }
 
+    /// <summary>
+    /// Learning rate the cosine decay reaches at the last step; null keeps <see cref="LearningRate"/> constant after warm-up.
+    /// </summary>
+    public double? MinLearningRate { get; init; }
+
     /// <summary>Optimizer steps.</summary>
     public int Steps { get; init; } = 100;
 
@@ -70,6 +75,8 @@ public sealed record SftOptions
     {
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be positive");
         ArgumentOutOfRangeException.ThrowIfNegative(WarmupSteps);
+        if (MinLearningRate is { } min && !(min >= 0 && min <= LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), min, "must be in [0, LearningRate]");
         ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(GradientAccumulation, 1);

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Diagnostics;
+using DeepSeek.Runtime.Generation;
+using DeepSeek.Runtime.Hosting;
+using DeepSeek.Runtime.Model;
+
+namespace DeepSeek.Cli.Commands;
+
+/// <summary>
+/// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--speculative none|mtp]
+/// [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random prompts (greedy, no EOS),
+/// this machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README).
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model", "-m") { Description = $"Checkpoint folder (default: the embedded {EmbeddedModel.Name})." };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length per sequence.", DefaultValueFactory = _ => 128 };
+        var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens generated per sequence (at least 2).", DefaultValueFactory = _ => 32 };
+        var batch = new Option<int>("--batch") { Description = "Sequences generated together.", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
+        var speculative = new Option<string>("--speculative") { Description = "none, or mtp: also time MTP speculative decoding and report acceptance and speedup.", DefaultValueFactory = _ => "none" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs after the warm-up; the best of them is reported.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random prompt tokens.", DefaultValueFactory = _ => 1 };
+        var probeMs = new Option<int>("--probe-ms") { Description = "Duration of each machine probe (bandwidth, FMA peak) in ms.", DefaultValueFactory = _ => 1000 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var verbose = CliOptions.Verbose();
+        var command = new Command("bench", "Measure prefill and decode speed against this machine's bandwidth and FMA peak.")
+        {
+            model, promptTokens, genTokens, batch, threads, speculative, runs, seed, probeMs, json, verbose,
+        };
+        command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
+        {
+            var folder = parse.GetValue(model) ?? new DirectoryInfo(EmbeddedModel.GetPath());
+            // Checked here rather than with AcceptOnlyFromAmong, whose message spans several lines.
+            var mode = parse.GetValue(speculative);
+            if (mode is not ("none" or "mtp")) throw new ArgumentException($"--speculative must be none or mtp (got '{mode}')");
+            var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
+                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs));
+            settings.Validate();
+            var report = Run(folder, settings, ct);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report));
+            else
+                foreach (var (key, value) in report)
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key,-26} {value}"));
+            return 0;
+        })));
+        return command;
+    }
+
+    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs)
+    {
+        public void Validate()
+        {
+            if (PromptTokens < 1) throw new ArgumentException($"--prompt-tokens must be at least 1 (got {PromptTokens})");
+            if (GenTokens < 2) throw new ArgumentException($"--gen-tokens must be at least 2, so that there is a decode step to time (got {GenTokens})");
+            if (Batch < 1) throw new ArgumentException($"--batch must be at least 1 (got {Batch})");
+            if (Threads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or more (got {Threads})");
+            if (Runs < 1) throw new ArgumentException($"--runs must be at least 1 (got {Runs})");
+            if (ProbeMs < 1) throw new ArgumentException($"--probe-ms must be at least 1 (got {ProbeMs})");
+        }
+    }
+
+    /// <summary>Rates of one timed generation: prompt tokens over the time to the first token, later tokens over the rest.</summary>
+    private readonly record struct Timing(double PrefillRate, double DecodeRate, SpeculationStats Speculation);
+
+    private static Dictionary<string, object?> Run(DirectoryInfo folder, BenchSettings s, CancellationToken ct)
+    {
+        using var checkpoint = Checkpoint.Open(folder.FullName);
+        var weights = WeightMap.Bind(checkpoint);
+        var config = checkpoint.Config;
+        if (s.Mtp && config.NumNextNPredictLayers == 0)
+            throw new ArgumentException("--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
+        var context = s.PromptTokens + s.GenTokens;
+        if (context > config.MaxPositionEmbeddings)
+            throw new ContextLengthException($"--prompt-tokens {s.PromptTokens} plus --gen-tokens {s.GenTokens} exceeds the model's {config.MaxPositionEmbeddings} positions", context, config.MaxPositionEmbeddings);
+
+        using var backend = new CpuBackend(s.Threads);
+        var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
+        var rng = new Random(s.Seed);
+        var options = SamplingOptions.Greedy with { MaxTokens = s.GenTokens };
+        var requests = Enumerable.Range(0, s.Batch)
+            .Select(_ => new GenerationRequest(Enumerable.Range(0, s.PromptTokens).Select(_ => rng.Next(config.VocabSize)).ToArray(), options)).ToArray();
+        // No EOS: every sequence generates exactly --gen-tokens, so runs are comparable.
+        var plain = new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.None);
+        var mtp = s.Mtp ? new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.Mtp) : null;
+
+        Time(plain, requests, ct);                       // warm-up (JIT, page-in of the mapped weights)
+        if (mtp is not null) Time(mtp, requests, ct);
+        Timing best = default, bestMtp = default;
+        for (var r = 0; r < s.Runs; r++)
+        {
+            var t = Time(plain, requests, ct);
+            best = new Timing(Math.Max(best.PrefillRate, t.PrefillRate), Math.Max(best.DecodeRate, t.DecodeRate), default);
+            if (mtp is null) continue;
+            var m = Time(mtp, requests, ct);
+            bestMtp = m.DecodeRate > bestMtp.DecodeRate ? m : bestMtp;
+        }
+
+        var limits = MachineLimits.Measure(backend.Threads, TimeSpan.FromMilliseconds(s.ProbeMs));
+        var cost = ModelCost.For(checkpoint);
+        var bytesPerStep = cost.DecodeBytesPerStep(s.Batch);
+        var prefillFlops = cost.PrefillFlopsPerToken(s.PromptTokens);
+        var report = new Dictionary<string, object?>
+        {
+            ["model"] = folder.ToString(),   // as given on the command line
+            ["threads"] = backend.Threads,
+            ["batch"] = s.Batch,
+            ["prompt_tokens"] = s.PromptTokens,
+            ["gen_tokens"] = s.GenTokens,
+            ["prefill_tokens_per_s"] = Round(best.PrefillRate),
+            ["decode_tokens_per_s"] = Round(best.DecodeRate),
+            ["bandwidth_gbs"] = Round(limits.BandwidthGBs),
+            ["peak_gflops"] = Round(limits.PeakGflops),
+            ["vector_bits"] = limits.VectorBits,
+            ["bytes_per_token"] = Math.Round(cost.DecodeBytesPerToken),
+            ["bytes_per_step"] = Math.Round(bytesPerStep),
+            ["flops_per_token"] = Math.Round(prefillFlops),
+            // Steps per second × bytes per step (= tok/s × bytes/token at batch 1) over what memory can deliver.
+            ["decode_roofline_fraction"] = Round(bytesPerStep * (best.DecodeRate / s.Batch) / (limits.BandwidthGBs * 1e9), 4),
+            ["prefill_roofline_fraction"] = Round(prefillFlops * best.PrefillRate / (limits.PeakGflops * 1e9), 4),
+        };
+        if (mtp is not null)
+        {
+            report["mtp_decode_tokens_per_s"] = Round(bestMtp.DecodeRate);
+            report["mtp_drafted_tokens"] = bestMtp.Speculation.Drafted;
+            report["mtp_accepted_tokens"] = bestMtp.Speculation.Accepted;
+            report["mtp_acceptance_rate"] = Round(bestMtp.Speculation.AcceptanceRate, 4);
+            report["speedup"] = Round(bestMtp.DecodeRate / best.DecodeRate, 3);
+        }
+        return report;
+    }
+
+    private static Timing Time(Generator generator, GenerationRequest[] requests, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        TimeSpan first = default;
+        var tokens = 0;
+        var stats = default(SpeculationStats);
+        foreach (var t in generator.Generate(requests, cancellationToken: ct))
+        {
+            if (tokens++ == 0) first = clock.Elapsed;
+            if (t.Finish is not null) stats += t.Speculation;
+        }
+        var decode = clock.Elapsed - first;
+        var promptTokens = requests.Sum(r => r.Prompt.Count);
+        // The prefill step yields one token per sequence; every later token is decode.
+        return new Timing(promptTokens / Math.Max(first.TotalSeconds, 1e-9), (tokens - requests.Length) / Math.Max(decode.TotalSeconds, 1e-9), stats);
+    }
+
+    private static double Round(double value, int digits = 2) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
+}
