@@ -151,15 +151,24 @@ public sealed partial class Generator
             yield return token;
         }
 
+        // Step scratch, planned once: a decode step allocates nothing.
         var step = new float[states.Length * vocab];
+        var active = new int[states.Length];
+        var next = new int[states.Length];
+        var rows = Enumerable.Range(0, states.Length).ToArray();
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var active = Enumerable.Range(0, states.Length).Where(s => !states[s].Finished).ToArray();
-            if (active.Length == 0) yield break;
-            var next = active.Select(s => last[s]).ToArray();
-            _model.Forward(next, active, cache, Enumerable.Range(0, active.Length).ToArray(), step);
-            for (var i = 0; i < active.Length; i++)
+            var count = 0;
+            for (var s = 0; s < states.Length; s++)
+            {
+                if (states[s].Finished) continue;
+                next[count] = last[s];
+                active[count++] = s;
+            }
+            if (count == 0) yield break;
+            _model.Forward(next.AsSpan(0, count), active.AsSpan(0, count), cache, rows.AsSpan(0, count), step);
+            for (var i = 0; i < count; i++)
             {
                 var s = active[i];
                 var row = step.AsSpan(i * vocab, vocab);
