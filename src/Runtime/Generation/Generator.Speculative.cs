@@ -11,12 +11,11 @@ namespace DeepSeek.Runtime.Generation;
 // at every position of a drafting sequence, prompt included, since its own attention reads all earlier positions.
 public sealed partial class Generator
 {
-    private IEnumerable<GeneratedToken> RunSpeculative(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    private IEnumerable<GeneratedToken> RunSpeculative(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var vocab = _model.VocabSize;
         var n = states.Length;
-        var cache = _model.CreateCache(n, ContextLength);
         var (prefill, first) = Prefill(states, cache, observer, observePromptLogits);
         var mtpLogits = new float[n * vocab];                       // (drafting sequences, vocab)
         var last = new int[n];
