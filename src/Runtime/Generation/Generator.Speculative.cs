@@ -11,12 +11,11 @@ namespace DeepSeek.Runtime.Generation;
 // at every position of a drafting sequence, prompt included, since its own attention reads all earlier positions.
 public sealed partial class Generator
 {
-    private IEnumerable<GeneratedToken> RunSpeculative(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    private IEnumerable<GeneratedToken> RunSpeculative(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var vocab = _model.VocabSize;
         var n = states.Length;
-        var cache = _model.CreateCache(n, ContextLength);
         var (prefill, first) = Prefill(states, cache, observer, observePromptLogits);
         var mtpLogits = new float[n * vocab];                       // (drafting sequences, vocab)
         var last = new int[n];
@@ -138,12 +137,15 @@ public sealed partial class Generator
         var input = main;
         if (!IsAllRows(rows, main.Slots.Length))
         {
-            var b = _model.Backend;
-            var hidden = b.Allocate(rows.Length, main.Hidden.Cols);           // (rows, hidden) the drafting positions' h
-            b.GatherRows(main.Hidden, rows, hidden);
-            var slots = new Compute.TokenSlot[rows.Length];
+            // Planned in the cache's scratch like the model's own activations: no allocation once warm.
+            var scratch = cache.Scratch;
+            var hidden = scratch.Tensor(this, 0, rows.Length, main.Hidden.Cols);   // (rows, hidden) the drafting positions' h
+            _model.Backend.GatherRows(main.Hidden, rows, hidden);
+            var slots = scratch.Array<Compute.TokenSlot>(this, 1, rows.Length);
             for (var i = 0; i < rows.Length; i++) slots[i] = main.Slots[rows[i]];
-            input = new ForwardResult(hidden, slots);
+            input = scratch.Item<ForwardResult>(this, 2, rows.Length);
+            if (input is null || !ReferenceEquals(input.Hidden, hidden) || !ReferenceEquals(input.Slots, slots))
+                scratch.SetItem(this, 2, rows.Length, input = new ForwardResult(hidden, slots));
         }
         _model.MtpForward(next, input, cache, logitRows, logits);
         for (var k = 0; k < drafters.Length; k++) states[drafters[k]].DraftFrom(logits.AsSpan(k * vocab, vocab));

@@ -19,6 +19,7 @@ public sealed partial class Generator
     private readonly Transformer _model;
     private readonly Func<ITokenTextDecoder>? _textDecoder;
     private readonly int[] _eos;
+    private KvCache? _idleCache;
 
     /// <summary>
     /// Creates a generator. <paramref name="textDecoder"/> enables text output and stop strings;
@@ -135,14 +136,35 @@ public sealed partial class Generator
         return states;
     }
 
-    private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct) =>
-        UsesMtp ? RunSpeculative(states, observer, observePromptLogits, ct) : RunPlain(states, observer, observePromptLogits, ct);
+    private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    {
+        var cache = RentCache(states.Length);
+        try
+        {
+            foreach (var token in UsesMtp ? RunSpeculative(states, cache, observer, observePromptLogits, ct) : RunPlain(states, cache, observer, observePromptLogits, ct))
+                yield return token;
+        }
+        finally
+        {
+            // Kept for the next generation: its KV memory and its planned activations (ActivationScratch), so a server
+            // answering request after request neither reallocates the cache nor plans the same step shapes again.
+            Volatile.Write(ref _idleCache, cache);
+        }
+    }
 
-    private IEnumerable<GeneratedToken> RunPlain(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
+    /// <summary>The idle cache of an earlier generation when it fits (emptied), else a new one; concurrent generations never share one.</summary>
+    private KvCache RentCache(int sequences)
+    {
+        var cache = Interlocked.Exchange(ref _idleCache, null);
+        if (cache is null || cache.Sequences != sequences) return _model.CreateCache(sequences, ContextLength);
+        for (var s = 0; s < sequences; s++) cache.Reset(s);
+        return cache;
+    }
+
+    private IEnumerable<GeneratedToken> RunPlain(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var vocab = _model.VocabSize;
-        var cache = _model.CreateCache(states.Length, ContextLength);
         var (_, first) = Prefill(states, cache, observer, observePromptLogits);
         var last = new int[states.Length];
         foreach (var token in first)
@@ -151,15 +173,24 @@ public sealed partial class Generator
             yield return token;
         }
 
+        // Step scratch, planned once: a decode step allocates nothing.
         var step = new float[states.Length * vocab];
+        var active = new int[states.Length];
+        var next = new int[states.Length];
+        var rows = Enumerable.Range(0, states.Length).ToArray();
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var active = Enumerable.Range(0, states.Length).Where(s => !states[s].Finished).ToArray();
-            if (active.Length == 0) yield break;
-            var next = active.Select(s => last[s]).ToArray();
-            _model.Forward(next, active, cache, Enumerable.Range(0, active.Length).ToArray(), step);
-            for (var i = 0; i < active.Length; i++)
+            var count = 0;
+            for (var s = 0; s < states.Length; s++)
+            {
+                if (states[s].Finished) continue;
+                next[count] = last[s];
+                active[count++] = s;
+            }
+            if (count == 0) yield break;
+            _model.Forward(next.AsSpan(0, count), active.AsSpan(0, count), cache, rows.AsSpan(0, count), step);
+            for (var i = 0; i < count; i++)
             {
                 var s = active[i];
                 var row = step.AsSpan(i * vocab, vocab);

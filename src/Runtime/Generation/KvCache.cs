@@ -19,6 +19,7 @@ public sealed class KvCache
 {
     private readonly LayerCache[] _layers;
     private readonly int[] _lengths;
+    private readonly int[] _pending;
 
     /// <summary>Allocates room for <paramref name="sequences"/> sequences of up to <paramref name="maxLength"/> tokens.</summary>
     public KvCache(IComputeBackend backend, ModelConfig config, MlaMode mode, int sequences, int maxLength)
@@ -41,7 +42,15 @@ public sealed class KvCache
                     : new LayerCache(backend.Allocate(rows, config.NumAttentionHeads * config.QkHeadDim), backend.Allocate(rows, config.NumAttentionHeads * config.VHeadDim), null);
         }
         _lengths = new int[sequences];
+        _pending = new int[sequences];
+        Scratch = new ActivationScratch(backend);
     }
+
+    /// <summary>
+    /// The activations of forward passes over this cache, planned on the first pass of each size and reused after, so a
+    /// warm decode step allocates nothing. Owned by the cache because a cache has one user at a time.
+    /// </summary>
+    public ActivationScratch Scratch { get; }
 
     /// <summary>Sequences the cache holds.</summary>
     public int Sequences { get; }
@@ -81,8 +90,17 @@ public sealed class KvCache
     /// </summary>
     public TokenSlot[] Append(ReadOnlySpan<int> sequences)
     {
-        var pending = (int[])_lengths.Clone();
         var slots = new TokenSlot[sequences.Length];
+        Append(sequences, slots);
+        return slots;
+    }
+
+    /// <summary>As <see cref="Append(ReadOnlySpan{int})"/>, into <paramref name="slots"/> (one per token) without allocating.</summary>
+    public void Append(ReadOnlySpan<int> sequences, Span<TokenSlot> slots)
+    {
+        if (slots.Length < sequences.Length) throw new ArgumentException($"{slots.Length} slots for {sequences.Length} tokens", nameof(slots));
+        var pending = _pending;
+        _lengths.CopyTo(pending, 0);
         for (var i = 0; i < sequences.Length; i++)
         {
             var s = sequences[i];
@@ -92,6 +110,5 @@ public sealed class KvCache
             slots[i] = new TokenSlot(s * MaxLength + pos, s * MaxLength, pos);
         }
         pending.CopyTo(_lengths, 0);
-        return slots;
     }
 }

@@ -36,13 +36,14 @@ public sealed class Block
     /// <summary>The MoE layer.</summary>
     public Moe? Moe { get; }
 
-    /// <summary>Updates <paramref name="x"/> [T, hidden] in place.</summary>
-    public void Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ForwardTrace? trace)
+    /// <summary>Updates <paramref name="x"/> [T, hidden] in place; activations from <paramref name="scratch"/> when given.</summary>
+    public void Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ForwardTrace? trace, ActivationScratch? scratch = null)
     {
-        var h = _backend.Allocate(x.Rows, x.Cols);
+        scratch ??= new ActivationScratch(_backend);
+        var h = scratch.Tensor(this, 0, x.Rows, x.Cols);
         _backend.RmsNorm(x, _attnNorm, _eps, h);
-        _backend.Add(x, Attention.Forward(h, slots, cache));
+        _backend.Add(x, Attention.Forward(h, slots, cache, scratch));
         _backend.RmsNorm(x, _ffnNorm, _eps, h);
-        _backend.Add(x, Moe is not null ? Moe.Forward(h, Layer, trace) : Mlp!.Forward(h));
+        _backend.Add(x, Moe is not null ? Moe.Forward(h, Layer, trace, scratch) : Mlp!.Forward(h, scratch));
     }
 }

@@ -30,16 +30,17 @@ public sealed class Gqa : IAttention
     }
 
     /// <inheritdoc/>
-    public ComputeTensor Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache)
+    public ComputeTensor Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ActivationScratch? scratch = null)
     {
         var b = _backend;
+        scratch ??= new ActivationScratch(b);
         int t = x.Rows, heads = _c.NumAttentionHeads, kvHeads = _c.NumKeyValueHeads, hd = _c.HeadDim;
         Span<int> positions = t <= 1024 ? stackalloc int[t] : new int[t];
         for (var i = 0; i < t; i++) positions[i] = slots[i].Position;
 
-        var q = b.Allocate(t, heads * hd);                               // (T, H·hd)
-        var k = b.Allocate(t, kvHeads * hd);                             // (T, KvH·hd)
-        var v = b.Allocate(t, kvHeads * hd);                             // (T, KvH·hd)
+        var q = scratch.Tensor(this, 0, t, heads * hd);                              // (T, H·hd)
+        var k = scratch.Tensor(this, 1, t, kvHeads * hd);                            // (T, KvH·hd)
+        var v = scratch.Tensor(this, 2, t, kvHeads * hd);                            // (T, KvH·hd)
         b.MatMul(x, _wq, q, _bq);
         b.MatMul(x, _wk, k, _bk);
         b.MatMul(x, _wv, v, _bv);
@@ -48,9 +49,9 @@ public sealed class Gqa : IAttention
         b.WriteCache(k, cache.Keys!, slots);
         b.WriteCache(v, cache.Values!, slots);
 
-        var attn = b.Allocate(t, heads * hd);
+        var attn = scratch.Tensor(this, 3, t, heads * hd);
         b.Attention(q, cache.Keys!, cache.Values!, slots, new AttentionShape(heads, kvHeads, hd, hd, (float)_c.SoftmaxScale), attn);
-        var y = b.Allocate(t, _wo.Rows);
+        var y = scratch.Tensor(this, 4, t, _wo.Rows);
         b.MatMul(attn, _wo, y, _bo);
         return y;
     }

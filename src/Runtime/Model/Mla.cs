@@ -39,9 +39,10 @@ public sealed class Mla : IAttention
     }
 
     /// <inheritdoc/>
-    public ComputeTensor Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache)
+    public ComputeTensor Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ActivationScratch? scratch = null)
     {
         var b = _backend;
+        scratch ??= new ActivationScratch(b);
         int t = x.Rows, heads = _c.NumAttentionHeads, nope = _c.QkNopeHeadDim, rope = _c.QkRopeHeadDim, v = _c.VHeadDim, kvl = _c.KvLoraRank;
         var qk = nope + rope;
         var eps = (float)_c.RmsNormEps;
@@ -49,25 +50,25 @@ public sealed class Mla : IAttention
         Span<int> positions = t <= 1024 ? stackalloc int[t] : new int[t];
         for (var i = 0; i < t; i++) positions[i] = slots[i].Position;
 
-        var q = b.Allocate(t, heads * qk);                               // (T, H·(nope+rope))
+        var q = scratch.Tensor(this, 0, t, heads * qk);                              // (T, H·(nope+rope))
         if (_wq is not null) b.MatMul(x, _wq, q);
         else
         {
-            var qa = b.Allocate(t, _wqA!.Rows);                          // (T, q_lora)
+            var qa = scratch.Tensor(this, 1, t, _wqA!.Rows);                         // (T, q_lora)
             b.MatMul(x, _wqA, qa);
             b.RmsNorm(qa, _qNorm!, eps, qa);
             b.MatMul(qa, _wqB!, q);
         }
         b.Rope(q, heads, qk, nope, positions, _rope);
 
-        var kva = b.Allocate(t, kvl + rope);                             // (T, kv_lora + rope) = [c_kv | k_pe]
+        var kva = scratch.Tensor(this, 2, t, kvl + rope);                            // (T, kv_lora + rope) = [c_kv | k_pe]
         b.MatMul(x, _wkvA, kva);
-        var cKv = kva.Columns(0, kvl);
-        var kPe = kva.Columns(kvl, rope);
+        var cKv = scratch.Columns(this, 3, kva, 0, kvl);
+        var kPe = scratch.Columns(this, 4, kva, kvl, rope);
         b.RmsNorm(cKv, _kvNorm, eps, cKv);
         b.Rope(kPe, 1, rope, 0, positions, _rope);
 
-        var attn = b.Allocate(t, heads * v);                             // (T, H·v)
+        var attn = scratch.Tensor(this, 5, t, heads * v);                            // (T, H·v)
         if (_mode == MlaMode.Absorbed)
         {
             b.WriteCache(kva, cache.Latent!, slots);
@@ -90,7 +91,7 @@ public sealed class Mla : IAttention
             b.Attention(q, cache.Keys!, cache.Values!, slots, new AttentionShape(heads, heads, qk, v, scale), attn);
         }
 
-        var y = b.Allocate(t, _wo.Rows);                                 // (T, hidden)
+        var y = scratch.Tensor(this, 6, t, _wo.Rows);                                // (T, hidden)
         b.MatMul(attn, _wo, y);
         return y;
     }

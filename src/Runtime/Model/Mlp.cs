@@ -26,15 +26,16 @@ public sealed class Mlp
     /// <summary><c>down_proj</c> [hidden, inter].</summary>
     public ComputeWeight W2 { get; }
 
-    /// <summary>x [T, hidden] → [T, hidden].</summary>
-    public ComputeTensor Forward(ComputeTensor x)
+    /// <summary>x [T, hidden] → [T, hidden]; activations from <paramref name="scratch"/> when given (the result is valid until its next call).</summary>
+    public ComputeTensor Forward(ComputeTensor x, ActivationScratch? scratch = null)
     {
-        var gate = _backend.Allocate(x.Rows, W1.Rows);   // (T, inter)
-        var up = _backend.Allocate(x.Rows, W3.Rows);     // (T, inter)
+        scratch ??= new ActivationScratch(_backend);
+        var gate = scratch.Tensor(this, 0, x.Rows, W1.Rows);   // (T, inter)
+        var up = scratch.Tensor(this, 1, x.Rows, W3.Rows);     // (T, inter)
         _backend.MatMul(x, W1, gate);
         _backend.MatMul(x, W3, up);
         _backend.SwiGlu(gate, up, gate);
-        var y = _backend.Allocate(x.Rows, W2.Rows);      // (T, hidden)
+        var y = scratch.Tensor(this, 2, x.Rows, W2.Rows);     // (T, hidden)
         _backend.MatMul(gate, W2, y);
         return y;
     }

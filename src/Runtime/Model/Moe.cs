@@ -28,35 +28,54 @@ public sealed class Moe
     /// <summary>The router.</summary>
     public Gate Gate { get; }
 
-    /// <summary>x [T, hidden] → [T, hidden]; <paramref name="trace"/> receives the choices when given.</summary>
-    public ComputeTensor Forward(ComputeTensor x, int layer, ForwardTrace? trace)
+    /// <summary>
+    /// x [T, hidden] → [T, hidden]; <paramref name="trace"/> receives the choices when given. Activations and the routing
+    /// buffers come from <paramref name="scratch"/> when given (the result is valid until the layer's next call).
+    /// </summary>
+    public ComputeTensor Forward(ComputeTensor x, int layer, ForwardTrace? trace, ActivationScratch? scratch = null)
     {
+        scratch ??= new ActivationScratch(_backend);
         int tokens = x.Rows, n = _experts.Length, k = Gate.TopK;
-        var logits = new float[tokens * n];
+        var logits = scratch.Array<float>(this, 0, tokens * n);      // (T, n_routed)
         _backend.RouterLogits(x, _gateWeight, logits);
-        var ids = new int[tokens * k];
-        var weights = new float[tokens * k];
+        var ids = scratch.Array<int>(this, 1, tokens * k);            // (T, k)
+        var weights = scratch.Array<float>(this, 2, tokens * k);      // (T, k)
         Gate.Route(logits, tokens, ids, weights);
         trace?.RecordExperts(layer, tokens, k, ids, weights);
 
-        var y = _shared?.Forward(x) ?? _backend.Allocate(tokens, x.Cols);
-        // Dispatch: tokens grouped by expert, each expert runs once over its rows.
-        var rows = new List<int>[n];
-        var scales = new List<float>[n];
+        ComputeTensor y;
+        if (_shared is not null) y = _shared.Forward(x, scratch);
+        else
+        {
+            y = scratch.Tensor(this, 3, tokens, x.Cols);
+            _backend.Copy(scratch.Tensor(this, 4, tokens, x.Cols), y);  // slot 4 is never written: zeros
+        }
+
+        // Dispatch, tokens grouped by expert (a stable counting sort: each expert's rows in token order, as a
+        // per-expert list would hold them); each expert runs once over its rows, experts in ascending order.
+        var start = scratch.Array<int>(this, 5, n + 1);
+        var rows = scratch.Array<int>(this, 6, tokens * k);
+        var scales = scratch.Array<float>(this, 7, tokens * k);
+        start.AsSpan().Clear();
+        foreach (var e in ids) start[e + 1]++;
+        for (var e = 0; e < n; e++) start[e + 1] += start[e];
+        var fill = scratch.Array<int>(this, 8, n);
+        start.AsSpan(0, n).CopyTo(fill);
         for (var i = 0; i < ids.Length; i++)
         {
-            var e = ids[i];
-            (rows[e] ??= []).Add(i / k);
-            (scales[e] ??= []).Add(weights[i]);
+            var at = fill[ids[i]]++;
+            rows[at] = i / k;
+            scales[at] = weights[i];
         }
         for (var e = 0; e < n; e++)
         {
-            if (rows[e] is not { Count: > 0 } list) continue;
-            var r = list.ToArray();
-            var xe = _backend.Allocate(r.Length, x.Cols);
+            var count = start[e + 1] - start[e];
+            if (count == 0) continue;
+            var r = rows.AsSpan(start[e], count);
+            var xe = scratch.Tensor(this, 9, count, x.Cols);          // (rows of expert e, hidden)
             _backend.GatherRows(x, r, xe);
-            var ye = _experts[e].Forward(xe);
-            _backend.ScatterAddRows(ye, r, scales[e].ToArray(), y);
+            var ye = _experts[e].Forward(xe, scratch);
+            _backend.ScatterAddRows(ye, r, scales.AsSpan(start[e], count), y);
         }
         return y;
     }

@@ -40,17 +40,19 @@ public sealed class Mtp
     /// </summary>
     public void Forward(ReadOnlySpan<int> nextTokens, ComputeTensor mainHidden, ReadOnlySpan<TokenSlot> slots, KvCache cache, ReadOnlySpan<int> logitRows, Span<float> logits)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         var b = _backend;
+        var scratch = cache.Scratch;
         int t = mainHidden.Rows, hidden = mainHidden.Cols;
-        var cat = b.Allocate(t, 2 * hidden);                             // (T, 2·hidden) = [enorm(emb) | hnorm(h)]
-        var e = cat.Columns(0, hidden);
+        var cat = scratch.Tensor(this, 0, t, 2 * hidden);                            // (T, 2·hidden) = [enorm(emb) | hnorm(h)]
+        var e = scratch.Columns(this, 1, cat, 0, hidden);
         b.Embedding(nextTokens, _embed, e);
         b.RmsNorm(e, _eNorm, _eps, e);
-        b.RmsNorm(mainHidden, _hNorm, _eps, cat.Columns(hidden, hidden));
-        var x = b.Allocate(t, hidden);
+        b.RmsNorm(mainHidden, _hNorm, _eps, scratch.Columns(this, 2, cat, hidden, hidden));
+        var x = scratch.Tensor(this, 3, t, hidden);                       // (T, hidden)
         b.MatMul(cat, _ehProj, x);
-        _block.Forward(x, slots, cache.Layer(Layer), trace: null);
+        _block.Forward(x, slots, cache.Layer(Layer), trace: null, scratch);
         b.RmsNorm(x, _headNorm, _eps, x);
-        Transformer.Logits(b, x, _head, logitRows, logits);
+        Transformer.Logits(b, x, _head, logitRows, logits, scratch, this);
     }
 }

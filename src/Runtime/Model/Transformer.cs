@@ -7,6 +7,7 @@ namespace DeepSeek.Runtime.Model;
 /// <summary>What a forward pass leaves for the MTP module: final hidden states after <c>model.norm</c> [T, hidden] and each token's cache slot.</summary>
 /// <param name="Hidden">Normalised final hidden states.</param>
 /// <param name="Slots">Cache slot of each token.</param>
+/// <remarks>Both live in the cache's <see cref="ActivationScratch"/>: valid until the next forward pass on the same cache.</remarks>
 public sealed record ForwardResult(ComputeTensor Hidden, TokenSlot[] Slots);
 
 /// <summary>
@@ -77,14 +78,16 @@ public sealed class Transformer
         if (tokens.Length == 0) throw new ArgumentException("no tokens to run", nameof(tokens));
         if (sequences.Length != tokens.Length) throw new ArgumentException($"{tokens.Length} tokens but {sequences.Length} sequence indices", nameof(sequences));
         CheckIds(tokens, nameof(tokens));
-        var slots = cache.Append(sequences);
+        var scratch = cache.Scratch;
+        var slots = scratch.Array<TokenSlot>(this, 0, tokens.Length);
+        cache.Append(sequences, slots);
 
         var b = _backend;
-        var x = b.Allocate(tokens.Length, Config.HiddenSize);          // (T, hidden) residual stream
+        var x = scratch.Tensor(this, 1, tokens.Length, Config.HiddenSize);   // (T, hidden) residual stream
         b.Embedding(tokens, _embed, x);
         foreach (var block in _blocks)
         {
-            block.Forward(x, slots, cache.Layer(block.Layer), trace);
+            block.Forward(x, slots, cache.Layer(block.Layer), trace, scratch);
             if (trace is not null)
             {
                 var host = new float[tokens.Length * Config.HiddenSize];
@@ -93,8 +96,12 @@ public sealed class Transformer
             }
         }
         b.RmsNorm(x, _norm, _eps, x);
-        Logits(b, x, _head, logitRows, logits);
-        return new ForwardResult(x, slots);
+        Logits(b, x, _head, logitRows, logits, scratch, this);
+        // One result object per row count: x and slots are the scratch's, the same objects every pass of that size.
+        var result = scratch.Item<ForwardResult>(this, 2, tokens.Length);
+        if (result is null || !ReferenceEquals(result.Hidden, x) || !ReferenceEquals(result.Slots, slots))
+            scratch.SetItem(this, 2, tokens.Length, result = new ForwardResult(x, slots));
+        return result;
     }
 
     /// <summary>
@@ -116,14 +123,15 @@ public sealed class Transformer
             if ((uint)id >= (uint)Config.VocabSize) throw new ArgumentOutOfRangeException(name, $"token id {id} outside the vocabulary [0, {Config.VocabSize})");
     }
 
-    internal static void Logits(IComputeBackend b, ComputeTensor hidden, ComputeWeight head, ReadOnlySpan<int> rows, Span<float> logits)
+    internal static void Logits(IComputeBackend b, ComputeTensor hidden, ComputeWeight head, ReadOnlySpan<int> rows, Span<float> logits, ActivationScratch scratch, object owner)
     {
         if (rows.Length == 0) return;
         if (logits.Length < rows.Length * head.Rows) throw new ArgumentException($"logits buffer holds {logits.Length} values; {rows.Length} rows × {head.Rows} needed", nameof(logits));
         // Only the rows whose logits are needed go through the head (decode needs one per sequence).
-        var picked = b.Allocate(rows.Length, hidden.Cols);
+        // Slots 10 and 11 of the owner (the model or an MTP module) are reserved for the head.
+        var picked = scratch.Tensor(owner, 10, rows.Length, hidden.Cols);   // (rows, hidden)
         b.GatherRows(hidden, rows, picked);
-        var output = b.Allocate(rows.Length, head.Rows);
+        var output = scratch.Tensor(owner, 11, rows.Length, head.Rows);     // (rows, vocab)
         b.MatMul(picked, head, output);
         b.Download(output, logits);
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Model;
 
@@ -7,18 +8,20 @@ namespace DeepSeek.Runtime.Compute.Cpu;
 
 /// <summary>
 /// The reference CPU backend: fp32 activations in host arrays, weights read from the mapping and decoded row by
-/// row inside each kernel, vectorised with <see cref="TensorPrimitives"/> and parallel over output rows or heads.
-/// Kept simple and exact; the speed work (persistent pool, blocked GEMM, BF16 dot products) builds beside it.
+/// row inside each kernel, vectorised with <see cref="TensorPrimitives"/>. Ops big enough to pay for a hand-off run
+/// on a persistent <see cref="CpuWorkerPool"/> split statically by output rows or heads; smaller ones (every op of a
+/// tiny model's decode step) run inline on the caller. Either way each output value is computed by the same code in
+/// the same order, so a token's result never depends on the thread count or on which rows share its forward pass.
+/// No kernel allocates managed memory once warm (scratch comes from <see cref="ArrayPool{T}.Shared"/>).
 /// </summary>
 public sealed partial class CpuBackend : IComputeBackend
 {
-    private readonly ParallelOptions _parallel;
+    private CpuWorkerPool? _pool;
 
     /// <summary>Creates the backend; <paramref name="threads"/> ≤ 0 uses every core.</summary>
     public CpuBackend(int threads = 0)
     {
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
     }
 
     /// <summary>Worker threads used by the kernels.</summary>
@@ -62,6 +65,7 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void RmsNorm(ComputeTensor x, ComputeWeight weight, float eps, ComputeTensor output)
     {
         var xi = CpuTensor.Of(x);
@@ -81,45 +85,7 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
-    public void MatMul(ComputeTensor x, ComputeWeight weight, ComputeTensor output, ComputeWeight? bias = null)
-    {
-        var xi = CpuTensor.Of(x);
-        var o = CpuTensor.Of(output);
-        var w = CpuWeight.Of(weight);
-        var b = bias is null ? null : CpuWeight.Of(bias).Vector;
-        if (xi.Cols != w.Cols || o.Cols != w.Rows || o.Rows != xi.Rows)
-            throw new ArgumentException($"matmul shapes: x {xi}, weight {w}, output {o}");
-
-        // Each worker decodes a block of weight rows once and applies each to every token row.
-        var chunk = Math.Max(1, w.Rows / (Threads * 4));
-        Parallel.For(0, (w.Rows + chunk - 1) / chunk, _parallel, c =>
-        {
-            var scratch = ArrayPool<float>.Shared.Rent(w.Cols);
-            try
-            {
-                var end = Math.Min(w.Rows, (c + 1) * chunk);
-                for (var j = c * chunk; j < end; j++)
-                {
-                    ReadOnlySpan<float> row;
-                    if (w.IsF32) row = w.F32Row(j);
-                    else
-                    {
-                        w.DecodeRow(j, scratch);
-                        row = scratch.AsSpan(0, w.Cols);
-                    }
-                    var add = b is null ? 0f : b[j];
-                    for (var t = 0; t < xi.Rows; t++)
-                        o.Data[o.Offset + t * o.Stride + j] = TensorPrimitives.Dot(xi.Row(t), row) + add;
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(scratch);
-            }
-        });
-    }
-
-    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(ComputeTensor accumulator, ComputeTensor value)
     {
         var a = CpuTensor.Of(accumulator);
@@ -129,6 +95,7 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SwiGlu(ComputeTensor gate, ComputeTensor up, ComputeTensor output)
     {
         var g = CpuTensor.Of(gate);
@@ -159,6 +126,7 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Rope(ComputeTensor x, int heads, int headDim, int offset, ReadOnlySpan<int> positions, RopeTable table)
     {
         var t = CpuTensor.Of(x);
@@ -198,15 +166,6 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
-    public void RouterLogits(ComputeTensor x, ComputeWeight gate, Span<float> output)
-    {
-        var xi = CpuTensor.Of(x);
-        var tmp = new CpuTensor(xi.Rows, gate.Rows);
-        MatMul(x, gate, tmp);
-        tmp.Data.AsSpan(0, xi.Rows * gate.Rows).CopyTo(output);
-    }
-
-    /// <inheritdoc/>
     public void GatherRows(ComputeTensor source, ReadOnlySpan<int> rows, ComputeTensor destination)
     {
         var s = CpuTensor.Of(source);
@@ -215,6 +174,7 @@ public sealed partial class CpuBackend : IComputeBackend
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ScatterAddRows(ComputeTensor source, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales, ComputeTensor destination)
     {
         var s = CpuTensor.Of(source);
@@ -229,6 +189,7 @@ public sealed partial class CpuBackend : IComputeBackend
     /// <inheritdoc/>
     public void Dispose()
     {
+        // The worker pool is shared process-wide (see CpuWorkerPool.Shared) and outlives any one backend.
     }
 
     private static void CheckSameShape(CpuTensor a, CpuTensor b)

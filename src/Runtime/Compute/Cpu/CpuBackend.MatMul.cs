@@ -1,0 +1,132 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace DeepSeek.Runtime.Compute.Cpu;
+
+public sealed partial class CpuBackend
+{
+    // Per calling thread: concurrent callers of one backend each fill their own job; workers only read the job of the
+    // caller that holds the pool.
+    [ThreadStatic] private static MatMulJob? t_matMul;
+
+    /// <inheritdoc/>
+    public void MatMul(ComputeTensor x, ComputeWeight weight, ComputeTensor output, ComputeWeight? bias = null)
+    {
+        var xi = CpuTensor.Of(x);
+        var o = CpuTensor.Of(output);
+        var w = CpuWeight.Of(weight);
+        var b = bias is null ? null : CpuWeight.Of(bias).Vector;
+        if (xi.Cols != w.Cols || o.Cols != w.Rows || o.Rows != xi.Rows)
+            throw new ArgumentException($"matmul shapes: x {xi}, weight {w}, output {o}");
+        if (xi.Rows == 0 || w.Rows == 0) return;
+
+        var parts = PartsFor((long)xi.Rows * w.Rows * w.Cols, w.Rows);
+        if (parts == 1)
+        {
+            MatMulRows(xi, w, b, o, 0, w.Rows);
+            return;
+        }
+        var job = t_matMul ??= new MatMulJob();
+        job.Set(xi, w, b, o);
+        try
+        {
+            Dispatch(job, parts);
+        }
+        finally
+        {
+            job.Set(null!, null!, null, null!);
+        }
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void RouterLogits(ComputeTensor x, ComputeWeight gate, Span<float> output)
+    {
+        var xi = CpuTensor.Of(x);
+        var w = CpuWeight.Of(gate);
+        if (xi.Cols != w.Cols || output.Length < xi.Rows * w.Rows)
+            throw new ArgumentException($"router shapes: x {xi}, gate {w}, output of {output.Length} values");
+        // Tiny (tokens × n_routed dot products): inline, straight into the host buffer, the same dot product as MatMul.
+        var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(w.Cols);
+        try
+        {
+            for (var e = 0; e < w.Rows; e++)
+            {
+                var row = WeightRow(w, e, scratch, 0);
+                for (var t = 0; t < xi.Rows; t++) output[t * w.Rows + e] = RowDot.Dot(xi.Row(t), row);
+            }
+        }
+        finally
+        {
+            if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// Output columns [j0, j1) for every row: four weight rows at a time are read (and decoded) once and applied to all
+    /// token rows, so a multi-row decode step streams the weights once; each value is <see cref="RowDot"/>'s fixed-order
+    /// dot product of a token row and a weight row, whatever the number of rows, the grouping or the threads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulRows(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
+    {
+        var cols = w.Cols;
+        var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
+        try
+        {
+            Span<float> r = stackalloc float[4];
+            var rows = x.Rows;
+            var outData = o.Data;
+            var j = j0;
+            for (; j + 4 <= j1; j += 4)
+            {
+                var w0 = WeightRow(w, j, scratch, 0);
+                var w1 = WeightRow(w, j + 1, scratch, 1);
+                var w2 = WeightRow(w, j + 2, scratch, 2);
+                var w3 = WeightRow(w, j + 3, scratch, 3);
+                for (var t = 0; t < rows; t++)
+                {
+                    RowDot.Dot4(x.Row(t), w0, w1, w2, w3, r);
+                    var at = o.Offset + t * o.Stride + j;
+                    for (var k = 0; k < 4; k++) outData[at + k] = r[k] + (bias is null ? 0f : bias[j + k]);
+                }
+            }
+            for (; j < j1; j++)
+            {
+                var row = WeightRow(w, j, scratch, 0);
+                var add = bias is null ? 0f : bias[j];
+                for (var t = 0; t < rows; t++)
+                    outData[o.Offset + t * o.Stride + j] = RowDot.Dot(x.Row(t), row) + add;
+            }
+        }
+        finally
+        {
+            if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Row <paramref name="r"/> of <paramref name="w"/> as fp32: in place for F32 weights, else decoded into part <paramref name="slot"/> of <paramref name="scratch"/>.</summary>
+    private static ReadOnlySpan<float> WeightRow(CpuWeight w, int r, float[]? scratch, int slot)
+    {
+        if (w.IsF32) return w.F32Row(r);
+        var span = scratch.AsSpan(slot * w.Cols, w.Cols);
+        w.DecodeRow(r, span);
+        return span;
+    }
+
+    /// <summary>MatMul split by output columns (weight rows).</summary>
+    private sealed class MatMulJob : ICpuJob
+    {
+        private CpuTensor _x = null!, _o = null!;
+        private CpuWeight _w = null!;
+        private float[]? _bias;
+
+        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o) => (_x, _w, _bias, _o) = (x, w, bias, o);
+
+        public void Execute(int part, int parts)
+        {
+            var (start, end) = Split(_w.Rows, part, parts);
+            MatMulRows(_x, _w, _bias, _o, start, end);
+        }
+    }
+}

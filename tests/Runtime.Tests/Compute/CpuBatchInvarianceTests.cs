@@ -1,0 +1,105 @@
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute;
+using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Tensors;
+
+namespace DeepSeek.Runtime.Tests.Compute;
+
+/// <summary>
+/// Speculative greedy decoding is only identical to plain decoding if a token's values do not depend on which other
+/// rows share its forward pass or on how the op was split over threads: the kernels must sum each output in one fixed order.
+/// </summary>
+public sealed class CpuBatchInvarianceTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly List<SafeTensorsFile> _files = [];
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+        _dir.Dispose();
+    }
+
+    private static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    private WeightTensor Weight(float[] values, int rows, int cols, DType dtype)
+    {
+        var name = $"w{_files.Count}";
+        var w = new SafeTensorsWriter();
+        if (dtype == DType.BF16) w.AddBF16(name, Shape.Of(rows, cols), values);
+        else w.AddF32(name, Shape.Of(rows, cols), values);
+        var path = _dir.File(name + ".safetensors");
+        w.WriteFile(path);
+        var file = SafeTensorsFile.Open(path);
+        _files.Add(file);
+        return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), null, 128, 128);
+    }
+
+    private static float[] MatMul(CpuBackend backend, WeightTensor weight, float[] x, int tokens, int inputs)
+    {
+        var w = backend.Bind(weight);
+        var xt = backend.Allocate(tokens, inputs);
+        backend.Upload(x, xt);
+        var o = backend.Allocate(tokens, w.Rows);
+        backend.MatMul(xt, w, o);
+        var host = new float[tokens * w.Rows];
+        backend.Download(o, host);
+        return host;
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 5, 203, 257)]    // 260K multiply-adds: split over the pool
+    [InlineData(DType.BF16, 7, 130, 300)]
+    [InlineData(DType.F32, 2, 17, 15)]      // tiny: inline, tails only
+    public void MatMul_rows_do_not_depend_on_the_batch_or_the_threads(DType dtype, int tokens, int outputs, int inputs)
+    {
+        var weight = Weight(Random(outputs * inputs, 1), outputs, inputs, dtype);
+        var x = Random(tokens * inputs, 2);
+        using var two = new CpuBackend(threads: 2);
+        using var one = new CpuBackend(threads: 1);
+
+        var batched = MatMul(two, weight, x, tokens, inputs);
+        Assert.Equal(batched, MatMul(one, weight, x, tokens, inputs));
+        for (var t = 0; t < tokens; t++)
+        {
+            var single = MatMul(one, weight, x.AsSpan(t * inputs, inputs).ToArray(), 1, inputs);
+            Assert.Equal(single, batched.AsSpan(t * outputs, outputs).ToArray());
+        }
+    }
+
+    [Fact]
+    public void Dot4_computes_each_lane_exactly_as_Dot_and_close_to_the_exact_sum()
+    {
+        Span<float> r = stackalloc float[4];
+        for (var n = 0; n <= 257; n++)
+        {
+            var x = Random(n, n);
+            var w = Enumerable.Range(0, 4).Select(k => Random(n, 1000 + 4 * n + k)).ToArray();
+            RowDot.Dot4(x, w[0], w[1], w[2], w[3], r);
+            for (var k = 0; k < 4; k++)
+            {
+                Assert.Equal(RowDot.Dot(x, w[k]), r[k]);
+                double exact = 0;
+                for (var i = 0; i < n; i++) exact += (double)x[i] * w[k][i];
+                Assert.True(Math.Abs(r[k] - exact) <= 1e-5 * (1 + n), $"n={n}: {r[k]} vs {exact}");
+            }
+        }
+    }
+
+    [Fact]
+    public void AddScaled_is_a_fused_multiply_add_per_element()
+    {
+        for (var n = 0; n <= 70; n++)
+        {
+            var v = Random(n, n);
+            var acc = Random(n, 500 + n);
+            var expected = acc.Select((a, i) => MathF.FusedMultiplyAdd(v[i], 0.37f, a)).ToArray();
+            RowDot.AddScaled(v, 0.37f, acc);
+            Assert.Equal(expected, acc);
+        }
+    }
+}
