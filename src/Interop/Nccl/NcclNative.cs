@@ -48,13 +48,7 @@ internal static unsafe class NcclNative
     }
 
     /// <summary>Throws <see cref="NcclException"/> naming <paramref name="call"/> unless <paramref name="result"/> is <c>ncclSuccess</c>.</summary>
-    public static void Check(NcclResult result, string call) => Check(result, call, Describe);
-
-    /// <summary>As <see cref="Check(NcclResult, string)"/> with the error text from <paramref name="describe"/> (tests use their own).</summary>
-    public static void Check(NcclResult result, string call, Func<NcclResult, string> describe)
-    {
-        if (result != NcclResult.Success) throw new NcclException(call, result, describe(result));
-    }
+    public static void Check(NcclResult result, string call) => NcclErrors.Check(result, call, Describe);
 
     /// <summary>NCCL's text for a result (<c>ncclGetErrorString</c>).</summary>
     public static string Describe(NcclResult result)
