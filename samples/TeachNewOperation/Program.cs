@@ -1,6 +1,6 @@
-// Fine-tunes the embedded model from ordinary C# code: it learns a new operation — adding three numbers — from a few
-// hundred worked examples (SFT, reusing its column-addition reasoning twice), then GRPO with a reward written as a C#
-// lambda sharpens it. Held-out accuracy on the new operation is printed before, after SFT and after GRPO.
+// Fine-tunes the embedded model from ordinary C# code: it learns a new operation — "twice N" — from a few hundred worked
+// examples (SFT; the reasoning reuses its multiply-by-a-digit scratchpad), then GRPO with a reward written as a C# lambda.
+// Held-out accuracy on the new operation is printed before, after SFT and after GRPO.
 //   dotnet run --project samples/TeachNewOperation -c Release [-- --out DIR]
 using System.Globalization;
 using DeepSeek.Runtime.Checkpoints;
@@ -15,7 +15,7 @@ using DeepSeek.Runtime.Training;
 using DeepSeek.Runtime.Training.Grpo;
 using DeepSeek.Runtime.Training.Sft;
 
-var outDir = Path.GetFullPath(args.Length == 2 && args[0] == "--out" ? args[1] : Path.Combine("artifacts", "three-term-reasoner"));
+var outDir = Path.GetFullPath(args.Length == 2 && args[0] == "--out" ? args[1] : Path.Combine("artifacts", "twice-reasoner"));
 var source = EmbeddedModel.GetPath();
 using var checkpoint = Checkpoint.Open(source);
 var tokenizer = BpeTokenizer.FromDirectory(source);
@@ -24,10 +24,10 @@ var eos = checkpoint.Config.EosTokenIds[0];
 var parameters = ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
 
 var rng = new Random(7);
-var train = Enumerable.Range(0, 3000).Select(_ => ThreeTerms.Draw(rng)).ToList();
-var heldOut = Enumerable.Range(0, 200).Select(_ => ThreeTerms.Draw(rng)).Where(p => !train.Contains(p)).ToList();
+var train = Enumerable.Range(0, 3000).Select(_ => Twice.Draw(rng)).ToList();
+var heldOut = Enumerable.Range(0, 200).Select(_ => Twice.Draw(rng)).Where(p => !train.Contains(p)).ToList();
 
-Console.WriteLine($"before:     {Accuracy(parameters):P1} of {heldOut.Count} held-out three-term sums");
+Console.WriteLine($"before:     {Accuracy(parameters):P1} of {heldOut.Count} held-out \"twice N\" questions");
 
 // 1. SFT on the new operation, mixed with the old ones so the model keeps them.
 var old = ArithmeticTask.Sample(1500, seed: 8, ArithmeticSplit.Train, maxDigits: 3);
@@ -45,21 +45,21 @@ foreach (var (question, completion) in train.Select(p => (p.Question, p.Completi
     for (var t = prompt.Length - 1; t < prompt.Length + answer.Length - 1; t++) mask[t] = true;
     sequences.Add(new TrainingSequence(tokens, mask));
 }
-var sft = new SftTrainer(parameters, 160, new SftOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Steps = 300, BatchSize = 8, Shuffle = true, Seed = 7 }, source);
+var sft = new SftTrainer(parameters, 160, new SftOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 20, Steps = 200, BatchSize = 8, Shuffle = true, Seed = 7 }, source);
 await sft.TrainAsync(sequences, new Progress<TrainingProgress>(p => { if (p.Step % 50 == 0) Console.WriteLine($"  sft {p.Step}/{p.Steps} loss {p.MainLoss:F4}"); }));
 Console.WriteLine($"after SFT:  {Accuracy(parameters):P1}");
 
-// 2. GRPO with a reward that is plain C#: the last number after </think> must be the sum.
+// 2. GRPO with a reward that is plain C#: the last number after </think> must be twice N.
 var prompts = train.Take(400).ToList();
-Func<RewardContext, double> exactSum = c => c.Text is { } text && ThreeTerms.AnswerOf(text) == prompts[c.PromptIndex].Sum ? 1.0 : 0.0;
+Func<RewardContext, double> exactDouble = c => c.Text is { } text && Twice.AnswerOf(text) == prompts[c.PromptIndex].Result ? 1.0 : 0.0;
 using (var grpo = new GrpoTrainer(parameters, new GrpoOptions { GroupSize = 8, PromptsPerStep = 8, Steps = 10, LearningRate = 1e-5, MaxCompletionTokens = 160, Seed = 7, SampleableTokens = tokenizer.VocabSize },
-    [exactSum], () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true)))
+    [exactDouble], () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true)))
 {
     await grpo.TrainAsync([.. prompts.Select(p => Prompt(p.Question))], new Progress<GrpoProgress>(p => Console.WriteLine($"  grpo {p.Step}/{p.Steps} reward {p.MeanReward:F3}")));
 }
 Console.WriteLine($"after GRPO: {Accuracy(parameters):P1}");
 TrainedCheckpoint.Save(parameters, outDir, DType.F32, source);
-Console.WriteLine($"saved {outDir}: chat with it using `deepseek chat --model {outDir} \"What is 12 + 345 + 67?\"`");
+Console.WriteLine($"saved {outDir}: chat with it using `deepseek chat --model {outDir} \"What is twice 4821?\"`");
 
 int[] Prompt(string question) => [.. tokenizer.Encode(chat.Render([ChatMessage.User(question)]), addSpecialTokens: false)];
 
@@ -73,7 +73,7 @@ double Accuracy(ModelParameters<float> weights)
         using var backend = new CpuBackend();
         var evaluator = new ArithmeticEvaluator(new Transformer(backend, WeightMap.Bind(snapshot), 512), tokenizer, chat);
         var texts = evaluator.Complete([.. heldOut.Select(p => p.Question)]);
-        return heldOut.Zip(texts).Count(x => ThreeTerms.AnswerOf(x.Second.Text) == x.First.Sum) / (double)heldOut.Count;
+        return heldOut.Zip(texts).Count(x => Twice.AnswerOf(x.Second.Text) == x.First.Result) / (double)heldOut.Count;
     }
     finally
     {
@@ -81,24 +81,16 @@ double Accuracy(ModelParameters<float> weights)
     }
 }
 
-/// <summary>The new operation: a + b + c, reasoned as (a + b) then + c with the column scratchpad the model knows.</summary>
-internal sealed record ThreeTerms(int A, int B, int C)
+/// <summary>The new operation: twice N, reasoned with the multiply-by-a-digit scratchpad the model already knows.</summary>
+internal sealed record Twice(int N)
 {
-    public long Sum => (long)A + B + C;
+    public long Result => 2L * N;
 
-    public string Question => $"What is {A} + {B} + {C}?";
+    public string Question => $"What is twice {N}?";
 
-    public string Completion
-    {
-        get
-        {
-            var first = new ArithmeticProblem(A, ArithmeticOperation.Add, B);
-            var second = new ArithmeticProblem(A + B, ArithmeticOperation.Add, C);
-            return $"{A}+{B}+{C}\n{first.Reasoning}{second.Reasoning}</think>\n\n{A} + {B} + {C} = {Sum}";
-        }
-    }
+    public string Completion => $"{new ArithmeticProblem(N, ArithmeticOperation.MultiplyByDigit, 2).Reasoning}</think>\n\ntwice {N} = {Result}";
 
-    public static ThreeTerms Draw(Random rng) => new(rng.Next(1, 1000), rng.Next(1, 1000), rng.Next(1, 1000));
+    public static Twice Draw(Random rng) => new(rng.Next(1, 10_000));
 
     /// <summary>The last number after the reasoning, or null.</summary>
     public static long? AnswerOf(string completion)

@@ -1,11 +1,14 @@
 // The recipe of the embedded default model, in the R1 spirit, from ordinary C#:
 //   1. a byte-level BPE tokenizer with DeepSeek's special tokens and R1's chat template;
 //   2. a randomly initialised DeepSeek-V3-in-miniature (MLA, MoE with noaux_tc, YaRN, one MTP layer);
-//   3. a small cold-start SFT on column-wise reasoning traces (operands of up to 3 digits), MTP loss on;
-//   4. GRPO on prompts only (up to 4 digits) with rule rewards written in C#: exact answer + format;
-//   5. held-out evaluation after each stage (1,000 problems never drawn for training, 4-digit ones — longer than any SFT example — included).
-// Seeded and reproducible. Run from the repository root:
+//   3. a small cold-start SFT curriculum on column-wise reasoning traces (operands of up to 3, then up to 4 digits),
+//      the MTP loss on;
+//   4. GRPO on prompts only (up to 5 digits) with rule rewards written in C#: exact answer + format;
+//   5. held-out evaluation after each stage (1,000 problems never drawn for training, 5-digit ones — longer than any
+//      SFT example — included).
+// Seeded. Run from the repository root (about 45 minutes on 2 cores; writes models/deepseek-tiny-reasoner):
 //   dotnet run --project samples/TrainTinyReasoner -c Release
+// Stages can be run one by one (--stages init,sft,sft2,grpo,eval) with their intermediate checkpoints in --work.
 using System.Diagnostics;
 using System.Globalization;
 using DeepSeek.Runtime.Checkpoints;

@@ -10,6 +10,18 @@ internal static class CliOptions
     /// <summary><c>--verbose/-v</c>: stack traces on errors.</summary>
     public static Option<bool> Verbose() => new("--verbose", "-v") { Description = "Show stack traces on errors." };
 
+    /// <summary><c>--backend cpu|cuda</c> (default cpu).</summary>
+    public static Option<string> Backend()
+    {
+        var option = new Option<string>("--backend")
+        {
+            Description = "Compute backend: cpu, or cuda (an NVIDIA GPU; needs the NVIDIA driver).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        option.AcceptOnlyFromAmong("cpu", "cuda");
+        return option;
+    }
+
     /// <summary><c>--save-dtype f32|bf16</c> (default bf16), parsed to the <see cref="DType"/> to write.</summary>
     public static Option<DType> SaveDtype()
     {

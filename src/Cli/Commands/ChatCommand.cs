@@ -7,7 +7,7 @@ using DeepSeek.Runtime.Tokenization;
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>deepseek chat [--model DIR] [PROMPT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--system TEXT]</c>:
+/// <c>deepseek chat [--model DIR] [PROMPT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--backend cpu|cuda] [--system TEXT]</c>:
 /// one answer when a prompt is given (answer on stdout, reasoning on stderr), otherwise a REPL with history
 /// (<c>/reset</c>, <c>/exit</c>; Ctrl+C cancels the current answer). Reasoning is ANSI-dimmed on a terminal and goes to stderr otherwise.
 /// </summary>
@@ -24,10 +24,11 @@ internal static class ChatCommand
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (0 = greedy; DeepSeek recommend 0.6).", DefaultValueFactory = _ => 0.6 };
         var seed = new Option<long?>("--seed") { Description = "Sampling seed: the same seed gives the same answers." };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
+        var backend = CliOptions.Backend();
         var system = new Option<string?>("--system", "-s") { Description = "System prompt." };
         var context = new Option<int>("--context") { Description = "Context length (prompt + answer).", DefaultValueFactory = _ => 4096 };
         var verbose = CliOptions.Verbose();
-        var command = new Command("chat", "Chat with a model: one answer for PROMPT, or a REPL.") { model, prompt, maxTokens, temperature, seed, threads, system, context, verbose };
+        var command = new Command("chat", "Chat with a model: one answer for PROMPT, or a REPL.") { model, prompt, maxTokens, temperature, seed, threads, backend, system, context, verbose };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -41,6 +42,7 @@ internal static class ChatCommand
                     Temperature = parse.GetValue(temperature),
                     MaxOutputTokens = parse.GetValue(maxTokens),
                     Threads = parse.GetValue(threads),
+                    Backend = parse.GetValue(backend) ?? "cpu",
                     ContextLength = parse.GetValue(context),
                 };
                 var problems = new DeepSeekModelOptionsValidator().Validate(null, options);
@@ -56,7 +58,8 @@ internal static class ChatCommand
                 return 0;
             }
             catch (Exception e) when (e is CheckpointFormatException or ModelConfigException or TokenizerFormatException or ChatTemplateException
-                or ContextLengthException or BackendNotSupportedException or IOException or UnauthorizedAccessException or ArgumentException)
+                or ContextLengthException or BackendNotSupportedException or IOException or UnauthorizedAccessException or ArgumentException
+                or DeepSeek.Interop.Cuda.CudaUnavailableException or DeepSeek.Interop.Cuda.CudaException)
             {
                 var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
                 error.WriteLine($"error: {message}");

@@ -75,6 +75,8 @@ internal static class EvalCommand
                     ["mean_length"] = r.MeanLength,
                     ["accuracy_by_digits"] = r.ByLength.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value),
                     ["accuracy_by_operation"] = r.ByOperation.ToDictionary(kv => Name(kv.Key), kv => kv.Value),
+                    ["mtp_acceptance_rate"] = r.Speculation.AcceptanceRate,
+                    ["mtp_drafted_tokens"] = r.Speculation.Drafted,
                     ["expert_imbalance"] = load?.Imbalance ?? 0,
                     ["expert_load"] = load?.Fractions.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value) ?? [],
                 }));
@@ -87,6 +89,8 @@ internal static class EvalCommand
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mean length      {r.MeanLength:F1} tokens"));
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"by digits        {string.Join("  ", r.ByLength.Select(kv => $"{kv.Key}: {kv.Value:P1}"))}"));
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"by operation     {string.Join("  ", r.ByOperation.Select(kv => $"{Name(kv.Key)}: {kv.Value:P1}"))}"));
+            if (r.Speculation.Drafted > 0)
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mtp acceptance   {r.Speculation.AcceptanceRate:P1} of {r.Speculation.Drafted} drafts (greedy, MTP speculative decoding)"));
             if (load is not null)
             {
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expert load      max/mean {load.Imbalance:F2} (1 = balanced, {checkpoint.Config.NRoutedExperts / (double)checkpoint.Config.NumExpertsPerTok:F0} = collapsed)"));

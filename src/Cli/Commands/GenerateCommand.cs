@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using DeepSeek.Runtime.Checkpoints;
-using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tensors;
@@ -14,7 +14,7 @@ namespace DeepSeek.Cli.Commands;
 
 /// <summary>
 /// <c>deepseek generate --model DIR (--prompt TEXT | --tokens 1,2,3) [--max-tokens N] [--greedy] [--temperature T]
-/// [--top-p P] [--top-k K] [--seed S] [--threads N] [--mla plain|absorbed] [--dump-logits FILE.npy]
+/// [--top-p P] [--top-k K] [--seed S] [--threads N] [--backend cpu|cuda] [--mla plain|absorbed] [--dump-logits FILE.npy]
 /// [--dump-mtp-logits FILE.npy] [--json]</c> — a contract other tools rely on (see README).
 /// </summary>
 internal static class GenerateCommand
@@ -31,6 +31,7 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)." };
         var seed = new Option<long?>("--seed") { Description = "Sampling seed: the same seed gives the same tokens." };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
+        var backendName = CliOptions.Backend();
         var mla = new Option<string>("--mla") { Description = "MLA form: absorbed (latent cache) or plain.", DefaultValueFactory = _ => "absorbed" };
         mla.AcceptOnlyFromAmong("absorbed", "plain");
         var dumpLogits = new Option<FileInfo>("--dump-logits") { Description = "Write float32 .npy [P + N − 1, vocab]: prompt rows from the prefill, then one row per decode step." };
@@ -41,7 +42,7 @@ internal static class GenerateCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors and speed on stderr." };
         var command = new Command("generate", "Generate tokens from a prompt.")
         {
-            model, prompt, tokens, maxTokens, greedy, temperature, topP, topK, seed, threads, mla, dumpLogits, dumpMtp, json, context, checkWeights, verbose,
+            model, prompt, tokens, maxTokens, greedy, temperature, topP, topK, seed, threads, backendName, mla, dumpLogits, dumpMtp, json, context, checkWeights, verbose,
         };
         command.Validators.Add(r =>
         {
@@ -72,7 +73,7 @@ internal static class GenerateCommand
             if (promptIds.Length + n > contextLength)
                 throw new ContextLengthException($"prompt of {promptIds.Length} tokens plus {n} new tokens exceeds the {contextLength}-token context", promptIds.Length + n, contextLength);
 
-            using var backend = new CpuBackend(parse.GetValue(threads));
+            using var backend = ComputeBackends.Create(parse.GetValue(backendName) ?? "cpu", parse.GetValue(threads));
             var transformer = new Transformer(backend, weights, contextLength, parse.GetValue(mla) == "plain" ? MlaMode.Plain : MlaMode.Absorbed);
             var options = parse.GetValue(greedy)
                 ? SamplingOptions.Greedy with { MaxTokens = n }

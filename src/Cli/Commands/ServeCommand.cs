@@ -8,7 +8,7 @@ using Microsoft.Extensions.Hosting;
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>deepseek serve --model DIR [--urls URL] [--api-key KEY] [--model-id ID] [--threads N] [--context N] [--max-concurrent N]</c>:
+/// <c>deepseek serve --model DIR [--urls URL] [--api-key KEY] [--model-id ID] [--threads N] [--backend cpu|cuda] [--context N] [--max-concurrent N]</c>:
 /// the OpenAI-compatible server (<c>/v1/chat/completions</c>, <c>/v1/completions</c>, <c>/v1/models</c>, <c>/health</c>)
 /// over one model, until Ctrl+C.
 /// </summary>
@@ -21,10 +21,11 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' (default: the DEEPSEEK_API_KEY variable, else no key)." };
         var modelId = new Option<string?>("--model-id") { Description = "Model id clients send (default: the folder name)." };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
+        var backend = CliOptions.Backend();
         var context = new Option<int>("--context") { Description = "Context length per request.", DefaultValueFactory = _ => 4096 };
         var concurrent = new Option<int>("--max-concurrent") { Description = "Requests generating at once (others queue).", DefaultValueFactory = _ => 4 };
         var verbose = CliOptions.Verbose();
-        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API.") { model, urls, apiKey, modelId, threads, context, concurrent, verbose };
+        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API.") { model, urls, apiKey, modelId, threads, backend, context, concurrent, verbose };
         command.SetAction(async (parse, ct) =>
         {
             var error = parse.InvocationConfiguration.Error;
@@ -39,6 +40,7 @@ internal static class ServeCommand
                     o.ModelPath = dir;
                     o.ModelId = id;
                     o.Threads = parse.GetValue(threads);
+                    o.Backend = parse.GetValue(backend) ?? "cpu";
                     o.ContextLength = parse.GetValue(context);
                     o.MaxConcurrentSequences = parse.GetValue(concurrent);
                 });

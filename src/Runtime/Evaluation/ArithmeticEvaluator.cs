@@ -11,13 +11,15 @@ namespace DeepSeek.Runtime.Evaluation;
 /// <param name="MeanLength">Mean completion length in tokens (the end-of-sentence token included).</param>
 /// <param name="ByLength">Accuracy by the larger operand's digit count.</param>
 /// <param name="ByOperation">Accuracy by operation.</param>
+/// <param name="Speculation">MTP drafts verified and accepted over all completions (zero without an MTP layer).</param>
 public sealed record ArithmeticEvaluation(
     int Problems,
     double Accuracy,
     double FormatAccuracy,
     double MeanLength,
     IReadOnlyDictionary<int, double> ByLength,
-    IReadOnlyDictionary<ArithmeticOperation, double> ByOperation);
+    IReadOnlyDictionary<ArithmeticOperation, double> ByOperation,
+    SpeculationStats Speculation);
 
 /// <summary>
 /// Runs the arithmetic task through the same path a chat user takes — chat template, tokenizer, batched greedy
@@ -60,9 +62,13 @@ public sealed class ArithmeticEvaluator
     }
 
     /// <summary>Greedy completions of every question (in order), as text without special tokens, with their token counts.</summary>
-    public IReadOnlyList<(string Text, int Tokens)> Complete(IReadOnlyList<string> questions, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public IReadOnlyList<(string Text, int Tokens)> Complete(IReadOnlyList<string> questions, IProgress<int>? progress = null, CancellationToken cancellationToken = default) =>
+        Complete(questions, progress, out _, cancellationToken);
+
+    private (string Text, int Tokens)[] Complete(IReadOnlyList<string> questions, IProgress<int>? progress, out SpeculationStats speculation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(questions);
+        speculation = default;
         var generator = new Generator(_model, () => new TokenizerTextDecoder(_tokenizer, skipSpecialTokens: true), _eos, sampleableTokens: _tokenizer.VocabSize);
         var results = new (string, int)[questions.Count];
         var options = SamplingOptions.Greedy with { MaxTokens = MaxCompletionTokens };
@@ -73,13 +79,19 @@ public sealed class ArithmeticEvaluator
             for (var i = 0; i < n; i++) requests[i] = new GenerationRequest(Prompt(questions[start + i]), options);
             var texts = new System.Text.StringBuilder[n];
             var counts = new int[n];
+            var drafts = new SpeculationStats[n];
             for (var i = 0; i < n; i++) texts[i] = new System.Text.StringBuilder();
             foreach (var t in generator.Generate(requests, cancellationToken: cancellationToken))
             {
                 texts[t.Sequence].Append(t.Text);
                 counts[t.Sequence]++;
+                drafts[t.Sequence] = t.Speculation; // cumulative per sequence
             }
-            for (var i = 0; i < n; i++) results[start + i] = (texts[i].ToString(), counts[i]);
+            for (var i = 0; i < n; i++)
+            {
+                results[start + i] = (texts[i].ToString(), counts[i]);
+                speculation += drafts[i];
+            }
             progress?.Report(start + n);
         }
         return results;
@@ -90,7 +102,7 @@ public sealed class ArithmeticEvaluator
     {
         ArgumentNullException.ThrowIfNull(problems);
         if (problems.Count == 0) throw new ArgumentException("no problems to evaluate", nameof(problems));
-        var completions = Complete(problems, progress, cancellationToken);
+        var completions = Complete([.. problems.Select(p => p.Question)], progress, out var speculation, cancellationToken);
         var correct = 0;
         var formatted = 0;
         long tokens = 0;
@@ -107,7 +119,7 @@ public sealed class ArithmeticEvaluator
         }
         return new ArithmeticEvaluation(problems.Count, (double)correct / problems.Count, (double)formatted / problems.Count, (double)tokens / problems.Count,
             byLength.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Right / kv.Value.All),
-            byOp.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Right / kv.Value.All));
+            byOp.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Right / kv.Value.All), speculation);
     }
 
     private static void Count<TKey>(SortedDictionary<TKey, (int Right, int All)> table, TKey key, bool right) where TKey : notnull

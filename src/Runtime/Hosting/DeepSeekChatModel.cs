@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using DeepSeek.Runtime.Checkpoints;
-using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tokenization;
@@ -11,17 +11,17 @@ using Microsoft.Extensions.Logging;
 namespace DeepSeek.Runtime.Hosting;
 
 /// <summary>
-/// A checkpoint folder loaded for chat on the CPU backend: <see cref="Checkpoint"/> (memory-mapped) + <see cref="WeightMap"/> +
+/// A checkpoint folder loaded for chat on the configured compute backend: <see cref="Checkpoint"/> (memory-mapped) + <see cref="WeightMap"/> +
 /// <see cref="Transformer"/> + <see cref="BpeTokenizer"/> + the chat format of <c>tokenizer_config.json</c>. Each admitted
 /// request runs its own <see cref="Generator"/> pass with its own KV cache (continuous batching across requests is future work).
 /// </summary>
 public sealed partial class DeepSeekChatModel : ChatModelBase
 {
     private readonly Checkpoint _checkpoint;
-    private readonly CpuBackend _backend;
+    private readonly IComputeBackend _backend;
     private readonly Generator _generator;
 
-    private DeepSeekChatModel(ChatModelInfo info, DeepSeekModelOptions options, Checkpoint checkpoint, CpuBackend backend, Generator generator,
+    private DeepSeekChatModel(ChatModelInfo info, DeepSeekModelOptions options, Checkpoint checkpoint, IComputeBackend backend, Generator generator,
         ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
         : base(info, options, loggerFactory, meterFactory)
     {
@@ -31,7 +31,8 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     }
 
     /// <summary>Loads <paramref name="modelDirectory"/> with <paramref name="options"/> (its <see cref="DeepSeekModelOptions.ModelPath"/> is ignored).</summary>
-    /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is <c>cuda</c> (not available yet) or unknown.</exception>
+    /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is unknown, or <c>cuda</c> without DeepSeek.Interop deployed.</exception>
+    /// <remarks>With <c>cuda</c>, the backend's own exceptions come through as they are (<c>CudaUnavailableException</c> without a driver, <c>CudaException</c> for driver failures).</remarks>
     /// <exception cref="CheckpointFormatException">A weight file is damaged.</exception>
     /// <exception cref="ModelConfigException"><c>config.json</c> is invalid.</exception>
     /// <exception cref="TokenizerFormatException"><c>tokenizer.json</c> is invalid.</exception>
@@ -41,16 +42,22 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         options ??= new DeepSeekModelOptions();
         var backendName = (options.Backend ?? "cpu").ToLowerInvariant();
-        if (backendName == "cuda")
-            throw new BackendNotSupportedException(backendName, "Backend 'cuda' is not available in this build yet (the GPU backend is a later issue); use Backend = \"cpu\".");
-        if (backendName != "cpu")
-            throw new BackendNotSupportedException(backendName, $"Backend '{options.Backend}' is unknown; use \"cpu\".");
+        IComputeBackendFactory factory;
+        try
+        {
+            factory = ComputeBackends.Find(backendName);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new BackendNotSupportedException(backendName, e.Message);
+        }
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
 
+        factory.EnsureAvailable();   // no NVIDIA driver: fail before mapping a single shard
         var clock = Stopwatch.StartNew();
         var dir = Path.GetFullPath(modelDirectory);
         var checkpoint = Checkpoint.Open(dir);
-        CpuBackend? backend = null;
+        IComputeBackend? backend = null;
         try
         {
             var weights = WeightMap.Bind(checkpoint);
@@ -58,7 +65,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
             var tokenizer = BpeTokenizer.FromDirectory(dir);
             var format = ChatFormats.FromTokenizerConfig(dir);
             var context = Math.Min(options.ContextLength, config.MaxPositionEmbeddings);
-            backend = new CpuBackend(options.Threads);
+            backend = factory.Create(options.Threads);
             var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
             var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
             var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context, tokenizer.VocabSize);

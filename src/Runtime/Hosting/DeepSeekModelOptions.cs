@@ -15,7 +15,10 @@ public sealed class DeepSeekModelOptions
     /// <summary>Model id reported to clients; null = the folder's name.</summary>
     public string? ModelId { get; set; }
 
-    /// <summary>Compute backend: <c>cpu</c> (default) or <c>cuda</c> (not available yet: loading fails with <see cref="BackendNotSupportedException"/>).</summary>
+    /// <summary>
+    /// Compute backend: <c>cpu</c> (default) or <c>cuda</c> (an NVIDIA GPU through DeepSeek.Interop, which must be deployed
+    /// beside the runtime; without an NVIDIA driver, host start-up fails with <c>CudaUnavailableException</c>).
+    /// </summary>
     public string Backend { get; set; } = "cpu";
 
     /// <summary>CPU threads; 0 = all cores.</summary>

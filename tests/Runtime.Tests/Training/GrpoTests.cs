@@ -70,6 +70,9 @@ public class GrpoMathTests
         Assert.Equal(1, format(C("<think>\nhmm\n</think>\n42")));
         Assert.Equal(0, format(C("<think>hmm</think>")));
         Assert.Equal(0, format(C("42")));
+        Assert.Equal(1, format(C("hmm\n</think>\n\n42")));            // after R1's generation prompt, which opened <think>
+        Assert.Equal(0, format(C("<think>a</think><think>b</think> 42")));
+        Assert.Equal(0, format(C("hmm</think> 42</think>")));
         Assert.Equal(0.5, Rewards.TokenFraction(id => id == 7)(C(null, 7, 3, 7, 4)));
         Assert.Equal(1, Rewards.FirstToken(7)(C(null, 7, 3)));
         Assert.Equal(-0.25, Rewards.LengthPenalty(8)(C(null, 1, 2)));

@@ -57,7 +57,11 @@ public static partial class Rewards
     /// <summary>1 when the first generated token is <paramref name="tokenId"/>, else 0.</summary>
     public static Func<RewardContext, double> FirstToken(int tokenId) => c => c.Completion.Length > 0 && c.Completion[0] == tokenId ? 1 : 0;
 
-    /// <summary>R1's format reward: 1 when the text is <c>&lt;think&gt;…&lt;/think&gt;</c> followed by a non-empty answer, else 0.</summary>
+    /// <summary>
+    /// R1's format reward: 1 when the text is <c>&lt;think&gt;…&lt;/think&gt;</c> followed by a non-empty answer, else 0.
+    /// The opening tag may be absent — R1's chat template ends the generation prompt with <c>&lt;think&gt;\n</c>, so the
+    /// completion starts inside the reasoning — but the reasoning never opens a second one and closes exactly once.
+    /// </summary>
     public static Func<RewardContext, double> ThinkFormat() => c => c.Text is not null && ThinkPattern().IsMatch(c.Text) ? 1 : 0;
 
     /// <summary>−<paramref name="weight"/> × completion length / <paramref name="maxTokens"/>: favours short completions.</summary>
@@ -70,6 +74,6 @@ public static partial class Rewards
     [GeneratedRegex(@"-?\d[\d,]*(\.\d+)?", RegexOptions.CultureInvariant)]
     private static partial Regex NumberPattern();
 
-    [GeneratedRegex(@"^\s*<think>.*?</think>\s*\S", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\s*(?:<think>)?(?:(?!</?think>).)*</think>(?:(?!</?think>).)*(?!</?think>)\S(?:(?!</?think>).)*$", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
     private static partial Regex ThinkPattern();
 }

@@ -1,0 +1,198 @@
+// GEMMs: block-scaled FP8 (DeepSeek-V3's recipe: activations per 1×128 tile, weights per 128×128 block, fp32
+// accumulation promoted every 128 of K), its activation quantiser, and fp32-activation GEMMs over stored weights
+// (F32/BF16/F16/block-FP8 decoded in the loader) for non-FP8 weights and the exact path.
+//
+// Correctness first: a 64×64 output tile per 256-thread block, 4×4 outputs per thread, K staged through shared
+// memory 32 at a time. A tuned version would stage FP8 codes with cp.async/TMA, issue mma.sync (sm_89) or wgmma
+// (sm_90a, needs a CUDA 12 ptxas) on e4m3 fragments, keep the per-128-K promotion in registers, and swizzle tiles
+// over a persistent grid as DeepGEMM does.
+#include "common.cuh"
+
+#define TILE 64
+#define KSUB 32
+#define QBLOCK 128
+
+// ---------------------------------------------------------------------------------------------------------------
+// Activation quantisation: x [M, K] fp32 (row stride ldx) → codes [M, K] (packed) and scales [M, ceil(K/128)],
+// scale = amax/448 (1 for an all-zero tile), code = E4M3(x / scale). One 128-thread block per (row, 128-column tile):
+// grid (M, ceil(K/128)).
+DS_KERNEL void act_quant_fp8(const float* x, long long ldx, int M, int K, uint8_t* codes, float* scales)
+{
+    __shared__ float scratch[32];
+    int m = blockIdx.x, kb = blockIdx.y, k = kb * QBLOCK + threadIdx.x;
+    int kblocks = (K + QBLOCK - 1) / QBLOCK;
+    if (m >= M) return;
+    float v = k < K ? x[(long long)m * ldx + k] : 0.0f;
+    float amax = block_max(fabsf(v), scratch);
+    float s = amax == 0.0f ? 1.0f : __fdiv_rn(amax, 448.0f);
+    if (k < K) codes[(long long)m * K + k] = (uint8_t)float_to_fp8_e4m3(__fdiv_rn(v, s));
+    if (threadIdx.x == 0) scales[(long long)m * kblocks + kb] = s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// C[m, n] = Σ_kb (Σ_{k in kb} a[m,k]·b[n,k]) · sa[m,kb] · sb[n/128,kb]: the inner sum over one 128-wide K block is
+// the tensor cores' limited-precision accumulation on the GPU this models; it is promoted into the fp32 accumulator
+// with the two scales once per block. Products of two E4M3 values are exact in fp32, and the inner sum runs in
+// k order, exactly as the CPU twin (BlockFp8Gemm) computes it.
+__device__ __forceinline__ void fp8_gemm_tile(
+    const uint8_t* a, const float* sa, const uint8_t* b, const float* sb,
+    float* c, long long ldc, int rows, int N, int K, int row0, int col0)
+{
+    __shared__ float As[TILE][KSUB + 1];
+    __shared__ float Bs[TILE][KSUB + 1];
+    int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    int kblocks = (K + QBLOCK - 1) / QBLOCK;
+    float acc[4][4], part[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+
+    for (int kb = 0; kb < kblocks; kb++)
+    {
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) part[i][j] = 0.0f;
+        int kend = min(K, (kb + 1) * QBLOCK);
+        for (int k0 = kb * QBLOCK; k0 < kend; k0 += KSUB)
+        {
+            for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
+            {
+                int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
+                int ar = row0 + r, bc = col0 + r;
+                As[r][kk] = (ar < rows && k < kend) ? fp8_e4m3_to_float(a[(long long)ar * K + k]) : 0.0f;
+                Bs[r][kk] = (bc < N && k < kend) ? fp8_e4m3_to_float(b[(long long)bc * K + k]) : 0.0f;
+            }
+            __syncthreads();
+#pragma unroll 8
+            for (int kk = 0; kk < KSUB; kk++)
+            {
+                float av[4], bv[4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) av[i] = As[ty + 16 * i][kk];
+#pragma unroll
+                for (int j = 0; j < 4; j++) bv[j] = Bs[tx + 16 * j][kk];
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) part[i][j] = fmaf(av[i], bv[j], part[i][j]);
+            }
+            __syncthreads();
+        }
+        // Promotion: one fp32 multiply-add per output per 128 of K.
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            int r = row0 + ty + 16 * i;
+            float sr = r < rows ? sa[(long long)r * kblocks + kb] : 0.0f;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+            {
+                int n = col0 + tx + 16 * j;
+                float sn = n < N ? sb[(long long)(n / QBLOCK) * kblocks + kb] : 0.0f;
+                acc[i][j] = fmaf(part[i][j], __fmul_rn(sr, sn), acc[i][j]);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = row0 + ty + 16 * i;
+        if (r >= rows) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int n = col0 + tx + 16 * j;
+            if (n < N) c[(long long)r * ldc + n] = acc[i][j];
+        }
+    }
+}
+
+// Dense: a [M, K] codes + sa [M, ceil(K/128)]; b [N, K] codes + sb [ceil(N/128), ceil(K/128)]; c [M, N] (stride ldc).
+// Grid (ceil(N/64), ceil(M/64)), 256 threads.
+DS_KERNEL void fp8_gemm(const uint8_t* a, const float* sa, const uint8_t* b, const float* sb, float* c, long long ldc, int M, int N, int K)
+{
+    fp8_gemm_tile(a, sa, b, sb, c, ldc, M, N, K, blockIdx.y * TILE, blockIdx.x * TILE);
+}
+
+// Grouped (MoE, contiguous layout): rows [offsets[g], offsets[g+1]) of a belong to group g and multiply b[g] =
+// b + g·N·K (scales sb + g·ceil(N/128)·ceil(K/128)). Grid (ceil(N/64), ceil(max rows per group / 64), groups).
+DS_KERNEL void fp8_gemm_grouped(const uint8_t* a, const float* sa, const uint8_t* b, const float* sb, float* c, long long ldc,
+    const int* offsets, int N, int K)
+{
+    int g = blockIdx.z;
+    int first = offsets[g], rows = offsets[g + 1] - first;
+    int row0 = blockIdx.y * TILE;
+    if (row0 >= rows) return;
+    int kblocks = (K + QBLOCK - 1) / QBLOCK, nblocks = (N + QBLOCK - 1) / QBLOCK;
+    fp8_gemm_tile(a + (long long)first * K, sa + (long long)first * kblocks,
+                  b + (long long)g * N * K, sb + (long long)g * nblocks * kblocks,
+                  c + (long long)first * ldc, ldc, rows, N, K, row0, blockIdx.x * TILE);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// out [M, N] (stride ldo) = x [M, K] (stride ldx) · Wᵀ (+ bias[N]); W [N, K] stored as DT, decoded in the loader.
+// Grid (ceil(N/64), ceil(M/64)), 256 threads.
+template <int DT>
+__device__ __forceinline__ void gemm_w(const float* x, long long ldx, WeightRef w, const float* bias, float* out, long long ldo, int M, int N, int K)
+{
+    __shared__ float Xs[TILE][KSUB + 1];
+    __shared__ float Ws[TILE][KSUB + 1];
+    int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    int row0 = blockIdx.y * TILE, col0 = blockIdx.x * TILE;
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += KSUB)
+    {
+        for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
+        {
+            int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
+            Xs[r][kk] = (row0 + r < M && k < K) ? x[(long long)(row0 + r) * ldx + k] : 0.0f;
+            Ws[r][kk] = (col0 + r < N && k < K) ? load_weight<DT>(w, col0 + r, k) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int kk = 0; kk < KSUB; kk++)
+        {
+            float xv[4], wv[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) xv[i] = Xs[ty + 16 * i][kk];
+#pragma unroll
+            for (int j = 0; j < 4; j++) wv[j] = Ws[tx + 16 * j][kk];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(xv[i], wv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = row0 + ty + 16 * i;
+        if (r >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int n = col0 + tx + 16 * j;
+            if (n < N) out[(long long)r * ldo + n] = acc[i][j] + (bias ? bias[n] : 0.0f);
+        }
+    }
+}
+
+#define DS_GEMM_W(SUFFIX, DT)                                                                                          \
+    DS_KERNEL void gemm_w_##SUFFIX(const float* x, long long ldx, const void* w, const float* w_scale, int w_cols,     \
+        int w_scale_cols, int w_block_rows, int w_block_cols, const float* bias, float* out, long long ldo, int M, int N) \
+    {                                                                                                                  \
+        WeightRef ref = {w, w_scale, w_cols, w_scale_cols, w_block_rows, w_block_cols};                                \
+        gemm_w<DT>(x, ldx, ref, bias, out, ldo, M, N, w_cols);                                                         \
+    }
+
+DS_GEMM_W(f32, DS_W_F32)
+DS_GEMM_W(bf16, DS_W_BF16)
+DS_GEMM_W(f16, DS_W_F16)
+DS_GEMM_W(fp8, DS_W_FP8)
