@@ -74,9 +74,10 @@ internal static class TrainCommand
         var verbose = CliOptions.Verbose();
         var parallel = TrainParallel.Mode();
         var ranks = TrainParallel.Ranks();
+        var expertParallel = TrainParallel.ExpertParallel();
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, parallel, ranks, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, parallel, ranks, expertParallel, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -111,6 +112,7 @@ internal static class TrainCommand
                 CheckpointEvery = parse.GetValue(saveEvery),
             };
             var mode = parse.GetRequiredValue(parallel);
+            TrainParallel.CheckExpertParallel(mode, parse.GetValue(expertParallel), checkpoint.Config.NRoutedExperts);
             if (TrainParallel.IsSecondaryRank(mode)) o = TextWriter.Null;   // under mpirun only rank 0 prints and writes
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var rank = parse.GetValue(loraRank);
@@ -132,7 +134,7 @@ internal static class TrainCommand
             if (mode != "none")
             {
                 if (lora is not null || parse.GetValue(resume)) throw new ArgumentException("--parallel: --lora-rank and --resume are single-process only for now");
-                var result = TrainParallel.Train(mode, parse.GetValue(ranks), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
+                var result = TrainParallel.Train(mode, parse.GetValue(ranks), parse.GetValue(expertParallel), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
                     train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct);
                 if (result is not { } r) return 0;   // another rank writes the output
                 (trained, history) = r;

@@ -7,8 +7,9 @@ using DeepSeek.Runtime.Training.Sft;
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>train sft --parallel mpi|inproc</c>: ZeRO-1 data parallelism over MPI ranks (<c>mpirun -np N dotnet deepseek.dll train sft …</c>)
-/// or in-process ranks (<c>--ranks N</c>). Every rank trains; only rank 0 prints progress and writes files.
+/// <c>train sft --parallel mpi|inproc [--expert-parallel E]</c>: ZeRO-1 data parallelism over MPI ranks (<c>mpirun -np N dotnet deepseek.dll train sft …</c>)
+/// or in-process ranks (<c>--ranks N</c>), optionally with the routed experts sharded over groups of E consecutive ranks
+/// (world = E × D). Every rank trains; only rank 0 prints progress and writes files.
 /// </summary>
 internal static class TrainParallel
 {
@@ -20,20 +21,41 @@ internal static class TrainParallel
 
     public static Option<int> Ranks() => new("--ranks") { Description = "Ranks for --parallel inproc.", DefaultValueFactory = _ => 2 };
 
+    public static Option<int> ExpertParallel() => new("--expert-parallel")
+    {
+        Description = "Shard the routed experts over groups of E ranks (world = E × D: E must divide the ranks and n_routed_experts); needs --parallel.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    /// <summary>The rules of --expert-parallel that do not need the ranks (those are checked where the world size is known).</summary>
+    public static void CheckExpertParallel(string mode, int expertParallel, int routedExperts)
+    {
+        if (expertParallel < 1) throw new ArgumentException($"--expert-parallel must be at least 1, not {expertParallel}");
+        if (expertParallel == 1) return;
+        if (mode == "none") throw new ArgumentException("--expert-parallel needs --parallel mpi or --parallel inproc (the experts are sharded over ranks)");
+        if (routedExperts == 0) throw new ArgumentException($"--expert-parallel {expertParallel}: the model has no routed experts (n_routed_experts = 0)");
+        if (routedExperts % expertParallel != 0)
+            throw new ArgumentException($"--expert-parallel {expertParallel} must divide the model's {routedExperts} routed experts (n_routed_experts)");
+    }
+
     /// <summary>Trains; returns rank 0's trainer state (weights, losses) on the process that writes the output, else null.</summary>
-    public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? Train(string mode, int ranks, Func<ModelParameters<float>> load, int length,
+    public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? Train(string mode, int ranks, int expertParallel, Func<ModelParameters<float>> load, int length,
         SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples, Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view,
         Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
     {
         switch (mode)
         {
             case "inproc":
+                if (ranks < 1) throw new ArgumentException($"--ranks must be at least 1, not {ranks}");
+                if (ranks % expertParallel != 0)
+                    throw new ArgumentException($"--expert-parallel {expertParallel} must divide --ranks {ranks} (world = E × D)");
                 (ModelParameters<float>, IReadOnlyList<double>)? result = null;
                 view(report =>
                 {
                     var outcomes = InProcessCommunicator.Run(ranks, c =>
                     {
-                        var trainer = new DataParallelSftTrainer(load(), length, options, c, sourceDirectory);
+                        using var experts = expertParallel > 1 ? DataParallelSftTrainer.SplitExpertGroups(c, expertParallel) : null;
+                        var trainer = new DataParallelSftTrainer(load(), length, options, c, experts, sourceDirectory);
                         var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
                         return (trainer, history);
                     });
@@ -45,13 +67,17 @@ internal static class TrainParallel
                 var world = MpiCommunicator.InitializeWorld();
                 try
                 {
-                    var trainer = new DataParallelSftTrainer(load(), length, options, world, sourceDirectory);
+                    if (world.Size % expertParallel != 0)
+                        throw new ArgumentException($"--expert-parallel {expertParallel} must divide the {world.Size} MPI ranks (world = E × D)");
+                    using var experts = expertParallel > 1 ? DataParallelSftTrainer.SplitExpertGroups(world, expertParallel) : null;
+                    var trainer = new DataParallelSftTrainer(load(), length, options, world, experts, sourceDirectory);
                     if (world.Rank == 0)
                     {
                         view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
                         return (trainer.Parameters, trainer.Losses);
                     }
                     trainer.Train(examples, null, cancellationToken);
+                    experts?.Dispose();   // MPI_Comm_free must come before MPI_Finalize
                     world.Dispose();
                     return null;
                 }

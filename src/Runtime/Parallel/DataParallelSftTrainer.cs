@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using DeepSeek.Runtime.Training;
+using DeepSeek.Runtime.Training.Layers;
 using DeepSeek.Runtime.Training.Optimization;
 using DeepSeek.Runtime.Training.Sft;
 
@@ -44,6 +45,30 @@ public sealed class DataParallelSftTrainer
     /// <param name="data">The data-parallel group.</param>
     /// <param name="sourceDirectory">Folder whose tokenizer files are copied into checkpoints.</param>
     public DataParallelSftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options, ICommunicator data, string? sourceDirectory = null)
+        : this(parameters, sequenceLength, options, data, experts: null, sourceDirectory)
+    {
+    }
+
+    /// <summary>
+    /// As the data-parallel constructor, with expert parallelism: the routed experts of every MoE layer are sharded over
+    /// <paramref name="experts"/> (<see cref="ExpertParallelMoeLayer{T}"/>: tokens go to their experts' ranks and back by
+    /// all-to-all), a sub-group of <paramref name="data"/> such as <see cref="SplitExpertGroups"/> makes. Every rank of
+    /// <paramref name="data"/> still runs its own share of the batch; the expert groups partition the data group
+    /// (world = E × D), so summing the gradients over the data group sums each expert's over the ranks that hold it.
+    /// Collective over <paramref name="data"/> (it checks the layout); the caller keeps and disposes <paramref name="experts"/>.
+    /// </summary>
+    /// <remarks>
+    /// Each rank computes only its own experts, and its gradients of the other experts stay zero; every rank still keeps
+    /// (and, after the ZeRO-1 all-gather, holds updated) full-size weights, so this shards expert compute, not memory.
+    /// </remarks>
+    /// <param name="parameters">The fp32 master weights; every rank must start from the same values.</param>
+    /// <param name="sequenceLength">Tokens per training sequence.</param>
+    /// <param name="options">Options, as for <see cref="SftTrainer"/>; the batch size is the global batch and must divide by the ranks.</param>
+    /// <param name="data">The data-parallel group (every rank of the job).</param>
+    /// <param name="experts">This rank's expert group, or null (or one rank) for no expert parallelism.</param>
+    /// <param name="sourceDirectory">Folder whose tokenizer files are copied into checkpoints.</param>
+    /// <exception cref="ArgumentException">The expert groups do not divide the data group or the experts, or the model has no routed experts.</exception>
+    public DataParallelSftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options, ICommunicator data, ICommunicator? experts, string? sourceDirectory = null)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -51,7 +76,15 @@ public sealed class DataParallelSftTrainer
         options.Validate();
         if (options.BatchSize % data.Size != 0)
             throw new ArgumentException($"Data parallelism over {data.Size} ranks needs a global batch size divisible by {data.Size}; got {options.BatchSize}.", nameof(options));
-        _model = new TrainableModel<float>(parameters, sequenceLength, options.BalanceLossAlpha, options.RecomputeActivations);
+        var config = parameters.Config;
+        MoeBranchFactory<float>? moe = null;
+        if (experts is not null && experts.Size > 1)
+        {
+            CheckExpertLayout(config, data, experts);
+            moe = (_, tokens, alpha) => new ExpertParallelMoeLayer<float>(config, experts, tokens, alpha);
+        }
+        ExpertParallelSize = experts?.Size ?? 1;
+        _model = new TrainableModel<float>(parameters, sequenceLength, options.BalanceLossAlpha, options.RecomputeActivations, moe);
         _grads = ModelParameters<float>.ZerosLike(parameters);
         _tensors = parameters.Tensors().Zip(_grads.Tensors(), (w, g) => (w.Name, w.Values, g.Values)).ToList();
         var total = _tensors.Sum(t => (long)t.W.Length);
@@ -67,6 +100,22 @@ public sealed class DataParallelSftTrainer
 
     /// <summary>Tokens per training sequence.</summary>
     public int SequenceLength { get; }
+
+    /// <summary>Ranks the routed experts are sharded over (1: every rank runs every expert).</summary>
+    public int ExpertParallelSize { get; }
+
+    /// <summary>
+    /// Splits <paramref name="world"/> into expert groups of <paramref name="expertParallel"/> consecutive ranks (world =
+    /// E × D; on multi-GPU nodes keep E within a node so the all-to-all stays there). Collective; dispose the result.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="expertParallel"/> is below 1 or does not divide the ranks.</exception>
+    public static ICommunicator SplitExpertGroups(ICommunicator world, int expertParallel)
+    {
+        ArgumentNullException.ThrowIfNull(world);
+        if (expertParallel < 1 || world.Size % expertParallel != 0)
+            throw new ArgumentException($"--expert-parallel {expertParallel} must be at least 1 and divide the {world.Size} ranks (world = E × D: E ranks share the experts, D = world / E copies of each expert).");
+        return world.Split(world.Rank / expertParallel, world.Rank);
+    }
 
     /// <summary>The weights (identical on every rank after each step).</summary>
     public ModelParameters<float> Parameters => _p;
@@ -143,6 +192,31 @@ public sealed class DataParallelSftTrainer
             if (_comm.Rank == 0) progress?.Report(report);
         }
         return history;
+    }
+
+    /// <summary>The expert groups must split the data group evenly, each holding every expert once.</summary>
+    private static void CheckExpertLayout(Checkpoints.ModelConfig config, ICommunicator data, ICommunicator experts)
+    {
+        var e = experts.Size;
+        // First every rank reports (its expert-group size, its rank in it), so that a rank with a different layout fails
+        // here with the others instead of leaving them in a collective: all sizes equal, each position held by D ranks.
+        var layout = new int[2 * data.Size];
+        data.AllGather<int>([e, experts.Rank], layout);
+        if (config.NRoutedExperts == 0)
+            throw new ArgumentException($"Expert parallelism over {e} ranks needs a model with routed experts; {config.ModelType} has none (n_routed_experts = 0).");
+        if (config.NRoutedExperts % e != 0)
+            throw new ArgumentException($"Expert parallelism needs the {config.NRoutedExperts} routed experts (n_routed_experts) to divide evenly over {e} ranks.");
+        if (data.Size % e != 0)
+            throw new ArgumentException($"Expert groups of {e} ranks cannot split the {data.Size} data-parallel ranks evenly (world = E × D).");
+        var perPosition = new int[e];
+        for (var r = 0; r < data.Size; r++)
+        {
+            if (layout[2 * r] != e)
+                throw new ArgumentException($"Rank {r} has an expert group of {layout[2 * r]} ranks and rank {data.Rank} one of {e}: every rank needs the same --expert-parallel.");
+            perPosition[layout[2 * r + 1]]++;
+        }
+        if (perPosition.Any(n => n != data.Size / e))
+            throw new ArgumentException($"The expert groups do not partition the {data.Size} data-parallel ranks into groups of {e}: split them with {nameof(SplitExpertGroups)}.");
     }
 
     /// <summary>‖g‖₂ over the whole (sharded) gradient, and clipping as <see cref="GradientClipping.ClipGlobalNorm"/>.</summary>

@@ -17,7 +17,7 @@ namespace DeepSeek.Runtime.Distributed;
 /// Per rank this equals a single-process <see cref="MoeLayer{T}"/> over the same tokens; summed over ranks, the
 /// gradients equal single-process training on all ranks' tokens (to rounding of the summation order).
 /// </remarks>
-public sealed class ExpertParallelMoeLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class ExpertParallelMoeLayer<T> : IMoeBranch<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly ModelConfig _c;
     private readonly ICommunicator _comm;

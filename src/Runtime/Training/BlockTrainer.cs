@@ -21,6 +21,7 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
     private readonly MlaLayer<T>? _mla;
     private readonly GqaLayer<T>? _gqa;
     private readonly MoeLayer<T>? _moe;
+    private readonly IMoeBranch<T>? _moeBranch;                             // _moe, or the factory's (e.g. expert-parallel) layer
     private readonly MlpBuffers<T>? _mlp;
     private readonly ArenaArray<T> _acts, _scratch;
     private readonly ArenaSlice _xIn, _xMid, _hA, _hF, _rstdA, _rstdF;     // kept
@@ -38,6 +39,12 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
 
     /// <summary>As the public constructor, planning into the model's arenas (one new overlay of <paramref name="scratch"/>).</summary>
     public BlockTrainer(ModelConfig config, RopeTable rope, int tokens, int layer, T balanceAlpha, ArenaArray<T> acts, ArenaArray<T> scratch)
+        : this(config, rope, tokens, layer, balanceAlpha, acts, scratch, moe: null)
+    {
+    }
+
+    /// <summary>As above; MoE layers get their branch from <paramref name="moe"/> when given (no LoRA on it), else a <see cref="MoeLayer{T}"/>.</summary>
+    public BlockTrainer(ModelConfig config, RopeTable rope, int tokens, int layer, T balanceAlpha, ArenaArray<T> acts, ArenaArray<T> scratch, MoeBranchFactory<T>? moe)
     {
         _c = config;
         _tokens = tokens;
@@ -46,7 +53,8 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
         scratch.BeginOverlay();
         if (config.IsMla) _mla = new MlaLayer<T>(config, rope, tokens, acts, scratch);
         else _gqa = new GqaLayer<T>(config, rope, tokens, acts, scratch);
-        if (config.IsMoeLayer(layer)) _moe = new MoeLayer<T>(config, tokens, balanceAlpha, acts, scratch);
+        if (config.IsMoeLayer(layer) && moe is not null) _moeBranch = moe(layer, tokens, balanceAlpha);
+        else if (config.IsMoeLayer(layer)) _moeBranch = _moe = new MoeLayer<T>(config, tokens, balanceAlpha, acts, scratch);
         else _mlp = new MlpBuffers<T>(acts, scratch, "mlp", tokens, config.IntermediateSize);
         var n = tokens * config.HiddenSize;
         _xIn = acts.Add("block.x_in", n);                               // (T, hidden)
@@ -64,10 +72,10 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
     public int Layer { get; }
 
     /// <summary>Tokens each expert received in the last forward (MoE blocks), else null.</summary>
-    public int[]? Load => _moe?.Load;
+    public int[]? Load => _moeBranch?.Load;
 
     /// <summary>The MoE balance loss of the last forward (0 for dense blocks or α = 0).</summary>
-    public T BalanceLoss => _moe is null ? T.Zero : _moe.BalanceLoss;
+    public T BalanceLoss => _moeBranch is null ? T.Zero : _moeBranch.BalanceLoss;
 
     /// <summary>LoRA branches of the block's projections (null: none).</summary>
     public LoraBranches<T>? Lora
@@ -79,6 +87,7 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
             if (_mla is not null) _mla.Lora = value;
             if (_gqa is not null) _gqa.Lora = value;
             if (_moe is not null) _moe.Lora = value;
+            else if (_moeBranch is not null && value is not null) throw new InvalidOperationException("LoRA is not supported on an expert-parallel MoE branch.");
         }
     }
 
@@ -96,7 +105,7 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
         Add(x, branch);
         x.CopyTo(a[_xMid]);
         RmsNormOp.Forward<T>(x, p.FfnNorm, eps, hF, a[_rstdF], t, h);
-        if (_moe is not null) _moe.Forward(p.Moe!, hF, routerBias, branch);
+        if (_moeBranch is not null) _moeBranch.Forward(p.Moe!, hF, routerBias, branch);
         else _mlp!.Forward(p.Mlp!, hF, branch, 0, t, _lora);
         Add(x, branch);
     }
@@ -113,7 +122,7 @@ internal sealed class BlockTrainer<T> where T : IFloatingPointIeee754<T>
         // Residual: the output gradient reaches the input unchanged, plus what flows through each branch.
         dx.CopyTo(dBranch);
         dh.Clear();
-        if (_moe is not null) _moe.Backward(p.Moe!, dBranch, grads.Moe!, dh, balanceScale);
+        if (_moeBranch is not null) _moeBranch.Backward(p.Moe!, dBranch, grads.Moe!, dh, balanceScale);
         else _mlp!.Backward(p.Mlp!, a[_hF], dBranch, grads.Mlp!, dh, 0, t, _lora);
         RmsNormOp.Backward<T>(dh, a[_xMid], p.FfnNorm, a[_rstdF], dx, grads.FfnNorm, t, h);
 

@@ -105,6 +105,16 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// results bit for bit, for about one more forward pass of compute.
     /// </summary>
     public TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha = 0, bool recomputeActivations = false)
+        : this(parameters, sequenceLength, balanceLossAlpha, recomputeActivations, moeBranches: null)
+    {
+    }
+
+    /// <summary>
+    /// As the public constructor, with the MoE branches made by <paramref name="moeBranches"/> (e.g. expert-parallel layers whose
+    /// forward and backward are collective over an expert group; every rank of it must then run the same sequence of
+    /// forwards and backwards).
+    /// </summary>
+    internal TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha, bool recomputeActivations, MoeBranchFactory<T>? moeBranches)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 2);
@@ -116,7 +126,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var alpha = T.CreateChecked(balanceLossAlpha);
         var rope = RopeTable.For(c, sequenceLength);
         int t = sequenceLength, h = c.HiddenSize, vocab = c.VocabSize;
-        BlockTrainer<T> Block(int layer, int tokens) => new(c, rope, tokens, layer, alpha, _acts, _scratch);
+        BlockTrainer<T> Block(int layer, int tokens) => new(c, rope, tokens, layer, alpha, _acts, _scratch, moeBranches);
         if (recomputeActivations)
         {
             BlockTrainer<T>? dense = null, moe = null;

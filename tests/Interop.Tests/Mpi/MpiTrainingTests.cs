@@ -7,7 +7,12 @@ namespace DeepSeek.Interop.Tests.Mpi;
 public sealed class MpiTrainingTests
 {
     [MpiFact]
-    public void Train_sft_under_mpirun_np_2_gives_the_single_process_weights()
+    public void Train_sft_under_mpirun_np_2_gives_the_single_process_weights() => TrainUnderMpirun();
+
+    [MpiFact]
+    public void Train_sft_with_expert_parallel_2_under_mpirun_np_2_gives_the_single_process_weights() => TrainUnderMpirun("--expert-parallel", "2");
+
+    private static void TrainUnderMpirun(params string[] parallel)
     {
         var dir = Path.Combine(Path.GetTempPath(), "dsrt-mpi-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(dir);
@@ -28,7 +33,7 @@ public sealed class MpiTrainingTests
                 Assert.True(process.WaitForExit(MpiRun.Bound), "single-process training did not end");
                 Assert.True(process.ExitCode == 0, output.Result + process.StandardError.ReadToEnd());
             }
-            var run = MpiRun.Start(2, Train("mpi", "--parallel", "mpi"));
+            var run = MpiRun.Start(2, Train("mpi", ["--parallel", "mpi", .. parallel]));
             Assert.True(run.ExitCode == 0, run.Output);
             Assert.Single(run.Output.Split('\n'), l => l.StartsWith("saved ", StringComparison.Ordinal));   // rank 0 alone writes
 

@@ -44,7 +44,7 @@ public sealed class MoeParameters<T> where T : IFloatingPointIeee754<T>
 /// sequence-wise balance loss of its sequence (<see cref="BalanceLossOp"/>), whose gradient <see cref="Backward(MoeParameters{T}, ReadOnlySpan{T}, MoeParameters{T}, Span{T}, T)"/>
 /// adds into the router; α = 0 skips it entirely.
 /// </summary>
-public sealed class MoeLayer<T> where T : IFloatingPointIeee754<T>
+public sealed class MoeLayer<T> : IMoeBranch<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelConfig _c;
     private readonly int _tokens;
