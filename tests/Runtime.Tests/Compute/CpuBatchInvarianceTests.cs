@@ -91,6 +91,41 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void Dot4x2_computes_each_pair_exactly_as_Dot()
+    {
+        Span<float> r = stackalloc float[8];
+        for (var n = 0; n <= 130; n++)
+        {
+            var x0 = Random(n, n);
+            var x1 = Random(n, 7000 + n);
+            var w = Enumerable.Range(0, 4).Select(k => Random(n, 1000 + 4 * n + k)).ToArray();
+            RowDot.Dot4x2(x0, x1, w[0], w[1], w[2], w[3], r);
+            for (var k = 0; k < 4; k++)
+            {
+                Assert.Equal(RowDot.Dot(x0, w[k]), r[k]);
+                Assert.Equal(RowDot.Dot(x1, w[k]), r[4 + k]);
+            }
+        }
+    }
+
+    [Fact]
+    public void AddScaled2_is_AddScaled_on_each_accumulator()
+    {
+        for (var n = 0; n <= 70; n++)
+        {
+            var v = Random(n, n);
+            var a = Random(n, 500 + n);
+            var b = Random(n, 900 + n);
+            var (ea, eb) = (a.ToArray(), b.ToArray());
+            RowDot.AddScaled(v, 0.37f, ea);
+            RowDot.AddScaled(v, -1.3f, eb);
+            RowDot.AddScaled2(v, 0.37f, a, -1.3f, b);
+            Assert.Equal(ea, a);
+            Assert.Equal(eb, b);
+        }
+    }
+
+    [Fact]
     public void AddScaled_is_a_fused_multiply_add_per_element()
     {
         for (var n = 0; n <= 70; n++)

@@ -74,7 +74,7 @@ public sealed partial class CpuBackend
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
         try
         {
-            Span<float> r = stackalloc float[4];
+            Span<float> r = stackalloc float[8];
             var rows = x.Rows;
             var outData = o.Data;
             var j = j0;
@@ -84,7 +84,21 @@ public sealed partial class CpuBackend
                 var w1 = WeightRow(w, j + 1, scratch, 1);
                 var w2 = WeightRow(w, j + 2, scratch, 2);
                 var w3 = WeightRow(w, j + 3, scratch, 3);
-                for (var t = 0; t < rows; t++)
+                var t = 0;
+                // Token rows in pairs (each weight vector loaded once for both), then a lone last row: the same per-pair sums.
+                for (; t + 2 <= rows; t += 2)
+                {
+                    RowDot.Dot4x2(x.Row(t), x.Row(t + 1), w0, w1, w2, w3, r);
+                    var at = o.Offset + t * o.Stride + j;
+                    var at1 = at + o.Stride;
+                    for (var k = 0; k < 4; k++)
+                    {
+                        var add = bias is null ? 0f : bias[j + k];
+                        outData[at + k] = r[k] + add;
+                        outData[at1 + k] = r[4 + k] + add;
+                    }
+                }
+                if (t < rows)
                 {
                     RowDot.Dot4(x.Row(t), w0, w1, w2, w3, r);
                     var at = o.Offset + t * o.Stride + j;

@@ -141,6 +141,143 @@ internal static class RowDot
         r[3] = s3;
     }
 
+    /// <summary>
+    /// x0 · w0 … x0 · w3 into r[0..3] and x1 · w0 … x1 · w3 into r[4..7], each exactly as <see cref="Dot"/> computes it:
+    /// every weight vector is loaded once for both rows, and the sixteen accumulator chains (and the eight scalar tails)
+    /// are independent, so two rows cost little more than one. Two rows of a speculative step, or two cached positions'
+    /// queries, go through here; a lone row goes through <see cref="Dot4"/> with the same per-pair order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4x2(ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> w0, ReadOnlySpan<float> w1, ReadOnlySpan<float> w2, ReadOnlySpan<float> w3, Span<float> r)
+    {
+        var n = x0.Length;
+        if (!Vector512.IsHardwareAccelerated || n < 16)
+        {
+            Dot4(x0, w0, w1, w2, w3, r);
+            Dot4(x1, w0, w1, w2, w3, r[4..]);
+            return;
+        }
+        ref var xr = ref MemoryMarshal.GetReference(x0);
+        ref var yr = ref MemoryMarshal.GetReference(x1);
+        ref var p0 = ref MemoryMarshal.GetReference(w0);
+        ref var p1 = ref MemoryMarshal.GetReference(w1);
+        ref var p2 = ref MemoryMarshal.GetReference(w2);
+        ref var p3 = ref MemoryMarshal.GetReference(w3);
+        var i = 0;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            var xa = Vector512.LoadUnsafe(ref xr, (nuint)i);
+            var ya = Vector512.LoadUnsafe(ref yr, (nuint)i);
+            var w = Vector512.LoadUnsafe(ref p0, (nuint)i);
+            a0 = Vector512.FusedMultiplyAdd(xa, w, a0);
+            c0 = Vector512.FusedMultiplyAdd(ya, w, c0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i);
+            a1 = Vector512.FusedMultiplyAdd(xa, w, a1);
+            c1 = Vector512.FusedMultiplyAdd(ya, w, c1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i);
+            a2 = Vector512.FusedMultiplyAdd(xa, w, a2);
+            c2 = Vector512.FusedMultiplyAdd(ya, w, c2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i);
+            a3 = Vector512.FusedMultiplyAdd(xa, w, a3);
+            c3 = Vector512.FusedMultiplyAdd(ya, w, c3);
+            var xb = Vector512.LoadUnsafe(ref xr, (nuint)i + 16);
+            var yb = Vector512.LoadUnsafe(ref yr, (nuint)i + 16);
+            w = Vector512.LoadUnsafe(ref p0, (nuint)i + 16);
+            b0 = Vector512.FusedMultiplyAdd(xb, w, b0);
+            d0 = Vector512.FusedMultiplyAdd(yb, w, d0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i + 16);
+            b1 = Vector512.FusedMultiplyAdd(xb, w, b1);
+            d1 = Vector512.FusedMultiplyAdd(yb, w, d1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i + 16);
+            b2 = Vector512.FusedMultiplyAdd(xb, w, b2);
+            d2 = Vector512.FusedMultiplyAdd(yb, w, d2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i + 16);
+            b3 = Vector512.FusedMultiplyAdd(xb, w, b3);
+            d3 = Vector512.FusedMultiplyAdd(yb, w, d3);
+        }
+        if (i + 16 <= n)
+        {
+            var xa = Vector512.LoadUnsafe(ref xr, (nuint)i);
+            var ya = Vector512.LoadUnsafe(ref yr, (nuint)i);
+            var w = Vector512.LoadUnsafe(ref p0, (nuint)i);
+            a0 = Vector512.FusedMultiplyAdd(xa, w, a0);
+            c0 = Vector512.FusedMultiplyAdd(ya, w, c0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i);
+            a1 = Vector512.FusedMultiplyAdd(xa, w, a1);
+            c1 = Vector512.FusedMultiplyAdd(ya, w, c1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i);
+            a2 = Vector512.FusedMultiplyAdd(xa, w, a2);
+            c2 = Vector512.FusedMultiplyAdd(ya, w, c2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i);
+            a3 = Vector512.FusedMultiplyAdd(xa, w, a3);
+            c3 = Vector512.FusedMultiplyAdd(ya, w, c3);
+            i += 16;
+        }
+        float s0 = Vector512.Sum(a0 + b0), s1 = Vector512.Sum(a1 + b1), s2 = Vector512.Sum(a2 + b2), s3 = Vector512.Sum(a3 + b3);
+        float t0 = Vector512.Sum(c0 + d0), t1 = Vector512.Sum(c1 + d1), t2 = Vector512.Sum(c2 + d2), t3 = Vector512.Sum(c3 + d3);
+        for (; i < n; i++)
+        {
+            var xv = Unsafe.Add(ref xr, i);
+            var yv = Unsafe.Add(ref yr, i);
+            float q0 = Unsafe.Add(ref p0, i), q1 = Unsafe.Add(ref p1, i), q2 = Unsafe.Add(ref p2, i), q3 = Unsafe.Add(ref p3, i);
+            s0 = MathF.FusedMultiplyAdd(xv, q0, s0);
+            t0 = MathF.FusedMultiplyAdd(yv, q0, t0);
+            s1 = MathF.FusedMultiplyAdd(xv, q1, s1);
+            t1 = MathF.FusedMultiplyAdd(yv, q1, t1);
+            s2 = MathF.FusedMultiplyAdd(xv, q2, s2);
+            t2 = MathF.FusedMultiplyAdd(yv, q2, t2);
+            s3 = MathF.FusedMultiplyAdd(xv, q3, s3);
+            t3 = MathF.FusedMultiplyAdd(yv, q3, t3);
+        }
+        r[0] = s0;
+        r[1] = s1;
+        r[2] = s2;
+        r[3] = s3;
+        r[4] = t0;
+        r[5] = t1;
+        r[6] = t2;
+        r[7] = t3;
+    }
+
+    /// <summary>acc0[i] = fma(v[i], s0, acc0[i]) and acc1[i] = fma(v[i], s1, acc1[i]): <see cref="AddScaled"/> for two accumulators sharing each load of v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddScaled2(ReadOnlySpan<float> v, float s0, Span<float> acc0, float s1, Span<float> acc1)
+    {
+        ref var vr = ref MemoryMarshal.GetReference(v);
+        ref var ar = ref MemoryMarshal.GetReference(acc0);
+        ref var br = ref MemoryMarshal.GetReference(acc1);
+        var n = v.Length;
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> sa = Vector512.Create(s0), sb = Vector512.Create(s1);
+            for (; i + 16 <= n; i += 16)
+            {
+                var x = Vector512.LoadUnsafe(ref vr, (nuint)i);
+                Vector512.FusedMultiplyAdd(x, sa, Vector512.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
+                Vector512.FusedMultiplyAdd(x, sb, Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> sa = Vector256.Create(s0), sb = Vector256.Create(s1);
+            for (; i + 8 <= n; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref vr, (nuint)i);
+                Vector256.FusedMultiplyAdd(x, sa, Vector256.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
+                Vector256.FusedMultiplyAdd(x, sb, Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            var x = Unsafe.Add(ref vr, i);
+            Unsafe.Add(ref ar, i) = MathF.FusedMultiplyAdd(x, s0, Unsafe.Add(ref ar, i));
+            Unsafe.Add(ref br, i) = MathF.FusedMultiplyAdd(x, s1, Unsafe.Add(ref br, i));
+        }
+    }
+
     /// <summary>acc[i] = fma(v[i], s, acc[i]) (equal lengths): the weighted sums of attention.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScaled(ReadOnlySpan<float> v, float s, Span<float> acc)
