@@ -109,6 +109,31 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void Columns_gives_each_output_one_fma_chain_whatever_the_pairing_or_the_range()
+    {
+        foreach (var (k, n) in new[] { (64, 384), (17, 45), (3, 8), (32, 71) })
+        {
+            var wt = Random(k * n, k + n);
+            var x0 = Random(k, 1);
+            var x1 = Random(k, 2);
+            var pair0 = new float[n];
+            var pair1 = new float[n];
+            RowDot.Columns(x0, x1, two: true, wt, n, 0, n, pair0, pair1);
+            var lone = new float[n];
+            // Odd split points: vector blocks in one call are scalar tails in another.
+            RowDot.Columns(x1, x1, two: false, wt, n, 0, n / 3, lone, lone);
+            RowDot.Columns(x1, x1, two: false, wt, n, n / 3, n, lone, lone);
+            Assert.Equal(pair1, lone);
+            for (var j = 0; j < n; j++)
+            {
+                var s = 0f;
+                for (var i = 0; i < k; i++) s = MathF.FusedMultiplyAdd(x0[i], wt[i * n + j], s);
+                Assert.Equal(s, pair0[j]);
+            }
+        }
+    }
+
+    [Fact]
     public void AddScaled2_is_AddScaled_on_each_accumulator()
     {
         for (var n = 0; n <= 70; n++)

@@ -70,6 +70,11 @@ public sealed partial class CpuBackend
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulRows(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
     {
+        if (w.Transposed is { } wt)
+        {
+            MatMulTransposed(x, wt, w.Rows, bias, o, j0, j1);
+            return;
+        }
         var cols = w.Cols;
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
         try
@@ -116,6 +121,30 @@ public sealed partial class CpuBackend
         finally
         {
             if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// Output columns [j0, j1) from a transposed small F32 weight (<see cref="CpuWeight.Transposed"/>): token rows in pairs
+    /// through <see cref="RowDot.Columns"/>, each output one fixed FMA chain over the inputs, then the bias.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulTransposed(CpuTensor x, float[] wt, int n, float[]? bias, CpuTensor o, int j0, int j1)
+    {
+        var rows = x.Rows;
+        var outData = o.Data.AsSpan();
+        for (var t = 0; t < rows; t += 2)
+        {
+            var two = t + 1 < rows;
+            var o0 = outData.Slice(o.Offset + t * o.Stride, n);
+            var o1 = two ? outData.Slice(o.Offset + (t + 1) * o.Stride, n) : o0;
+            RowDot.Columns(x.Row(t), two ? x.Row(t + 1) : x.Row(t), two, wt, n, j0, j1, o0, o1);
+            if (bias is null) continue;
+            for (var j = j0; j < j1; j++)
+            {
+                o0[j] += bias[j];
+                if (two) o1[j] += bias[j];
+            }
         }
     }
 

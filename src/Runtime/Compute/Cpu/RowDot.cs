@@ -278,6 +278,99 @@ internal static class RowDot
         }
     }
 
+    /// <summary>
+    /// Output columns [j0, j1) of x · Wᵀ for one or two rows, with W given transposed (<paramref name="wt"/> is [k, n]:
+    /// input i's weights for all n outputs contiguous). Each output is one chain s = fma(x[i], wt[i, j], s) for i = 0 … k-1
+    /// from s = 0 — the same in a vector lane or the scalar tail, for one row or two, whatever [j0, j1) — so a result never
+    /// depends on the batch or the split. Every weight vector is loaded once for both rows; there are no horizontal sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Columns(ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, bool two, ReadOnlySpan<float> wt, int n, int j0, int j1, Span<float> o0, Span<float> o1)
+    {
+        var k = x0.Length;
+        ref var xr = ref MemoryMarshal.GetReference(x0);
+        ref var yr = ref MemoryMarshal.GetReference(two ? x1 : x0);
+        ref var wr = ref MemoryMarshal.GetReference(wt);
+        ref var or0 = ref MemoryMarshal.GetReference(o0);
+        ref var or1 = ref MemoryMarshal.GetReference(two ? o1 : o0);
+        var j = j0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // 32 columns (four vectors) per pass: 4 or 8 independent chains.
+            for (; j + 32 <= j1; j += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                ref var col = ref Unsafe.Add(ref wr, j);
+                if (two)
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        ref var line = ref Unsafe.Add(ref col, (nint)i * n);
+                        var xv = Vector256.Create(Unsafe.Add(ref xr, i));
+                        var yv = Vector256.Create(Unsafe.Add(ref yr, i));
+                        var w = Vector256.LoadUnsafe(ref line);
+                        a0 = Vector256.FusedMultiplyAdd(xv, w, a0);
+                        b0 = Vector256.FusedMultiplyAdd(yv, w, b0);
+                        w = Vector256.LoadUnsafe(ref line, 8);
+                        a1 = Vector256.FusedMultiplyAdd(xv, w, a1);
+                        b1 = Vector256.FusedMultiplyAdd(yv, w, b1);
+                        w = Vector256.LoadUnsafe(ref line, 16);
+                        a2 = Vector256.FusedMultiplyAdd(xv, w, a2);
+                        b2 = Vector256.FusedMultiplyAdd(yv, w, b2);
+                        w = Vector256.LoadUnsafe(ref line, 24);
+                        a3 = Vector256.FusedMultiplyAdd(xv, w, a3);
+                        b3 = Vector256.FusedMultiplyAdd(yv, w, b3);
+                    }
+                    b0.StoreUnsafe(ref or1, (nuint)j);
+                    b1.StoreUnsafe(ref or1, (nuint)j + 8);
+                    b2.StoreUnsafe(ref or1, (nuint)j + 16);
+                    b3.StoreUnsafe(ref or1, (nuint)j + 24);
+                }
+                else
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        ref var line = ref Unsafe.Add(ref col, (nint)i * n);
+                        var xv = Vector256.Create(Unsafe.Add(ref xr, i));
+                        a0 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line), a0);
+                        a1 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 8), a1);
+                        a2 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 16), a2);
+                        a3 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 24), a3);
+                    }
+                }
+                a0.StoreUnsafe(ref or0, (nuint)j);
+                a1.StoreUnsafe(ref or0, (nuint)j + 8);
+                a2.StoreUnsafe(ref or0, (nuint)j + 16);
+                a3.StoreUnsafe(ref or0, (nuint)j + 24);
+            }
+            for (; j + 8 <= j1; j += 8)
+            {
+                Vector256<float> a = default, b = default;
+                ref var col = ref Unsafe.Add(ref wr, j);
+                for (var i = 0; i < k; i++)
+                {
+                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref col, (nint)i * n));
+                    a = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref xr, i)), w, a);
+                    if (two) b = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref yr, i)), w, b);
+                }
+                a.StoreUnsafe(ref or0, (nuint)j);
+                if (two) b.StoreUnsafe(ref or1, (nuint)j);
+            }
+        }
+        for (; j < j1; j++)
+        {
+            float a = 0f, b = 0f;
+            for (var i = 0; i < k; i++)
+            {
+                var w = Unsafe.Add(ref wr, (nint)i * n + j);
+                a = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), w, a);
+                if (two) b = MathF.FusedMultiplyAdd(Unsafe.Add(ref yr, i), w, b);
+            }
+            Unsafe.Add(ref or0, j) = a;
+            if (two) Unsafe.Add(ref or1, j) = b;
+        }
+    }
+
     /// <summary>acc[i] = fma(v[i], s, acc[i]) (equal lengths): the weighted sums of attention.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScaled(ReadOnlySpan<float> v, float s, Span<float> acc)
