@@ -5,16 +5,19 @@ using System.Text.Json;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Diagnostics;
+using DeepSeek.Runtime.Evaluation;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Hosting;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tokenization;
 
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
 /// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--speculative none|mtp]
-/// [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random prompts (greedy, no EOS),
-/// this machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README).
+/// [--task random|arithmetic] [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random
+/// prompts, or on the model's own arithmetic task rendered through its tokenizer and chat format (greedy, no EOS), this
+/// machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README).
 /// </summary>
 internal static class BenchCommand
 {
@@ -26,6 +29,7 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Sequences generated together.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var speculative = new Option<string>("--speculative") { Description = "none, or mtp: also time MTP speculative decoding and report acceptance and speedup.", DefaultValueFactory = _ => "none" };
+        var task = new Option<string>("--task") { Description = "random: seeded random prompt token ids; arithmetic: ArithmeticTask questions in the model's chat format (--prompt-tokens is then ignored; acceptance is measured on the model's task).", DefaultValueFactory = _ => "random" };
         var runs = new Option<int>("--runs") { Description = "Timed runs after the warm-up; the best of them is reported.", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompt tokens.", DefaultValueFactory = _ => 1 };
         var probeMs = new Option<int>("--probe-ms") { Description = "Duration of each machine probe (bandwidth, FMA peak) in ms.", DefaultValueFactory = _ => 1000 };
@@ -33,7 +37,7 @@ internal static class BenchCommand
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Measure prefill and decode speed against this machine's bandwidth and FMA peak.")
         {
-            model, promptTokens, genTokens, batch, threads, speculative, runs, seed, probeMs, json, verbose,
+            model, promptTokens, genTokens, batch, threads, speculative, task, runs, seed, probeMs, json, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -41,8 +45,10 @@ internal static class BenchCommand
             // Checked here rather than with AcceptOnlyFromAmong, whose message spans several lines.
             var mode = parse.GetValue(speculative);
             if (mode is not ("none" or "mtp")) throw new ArgumentException($"--speculative must be none or mtp (got '{mode}')");
+            var taskName = parse.GetValue(task);
+            if (taskName is not ("random" or "arithmetic")) throw new ArgumentException($"--task must be random or arithmetic (got '{taskName}')");
             var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
-                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs));
+                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs), taskName == "arithmetic");
             settings.Validate();
             var report = Run(folder, settings, ct);
             var output = parse.InvocationConfiguration.Output;
@@ -55,7 +61,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs)
+    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs, bool Arithmetic = false)
     {
         public void Validate()
         {
@@ -78,16 +84,19 @@ internal static class BenchCommand
         var config = checkpoint.Config;
         if (s.Mtp && config.NumNextNPredictLayers == 0)
             throw new ArgumentException("--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
-        var context = s.PromptTokens + s.GenTokens;
-        if (context > config.MaxPositionEmbeddings)
-            throw new ContextLengthException($"--prompt-tokens {s.PromptTokens} plus --gen-tokens {s.GenTokens} exceeds the model's {config.MaxPositionEmbeddings} positions", context, config.MaxPositionEmbeddings);
 
         using var backend = new CpuBackend(s.Threads);
+        var prompts = s.Arithmetic ? ArithmeticPrompts(folder, backend, weights, config.MaxPositionEmbeddings, s) : RandomPrompts(config.VocabSize, s);
+        var longest = prompts.Max(p => p.Length);
+        var context = longest + s.GenTokens;
+        if (context > config.MaxPositionEmbeddings)
+            throw new ContextLengthException(s.Arithmetic
+                ? $"arithmetic prompts of up to {longest} tokens plus --gen-tokens {s.GenTokens} exceeds the model's {config.MaxPositionEmbeddings} positions"
+                : $"--prompt-tokens {s.PromptTokens} plus --gen-tokens {s.GenTokens} exceeds the model's {config.MaxPositionEmbeddings} positions", context, config.MaxPositionEmbeddings);
+
         var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
-        var rng = new Random(s.Seed);
         var options = SamplingOptions.Greedy with { MaxTokens = s.GenTokens };
-        var requests = Enumerable.Range(0, s.Batch)
-            .Select(_ => new GenerationRequest(Enumerable.Range(0, s.PromptTokens).Select(_ => rng.Next(config.VocabSize)).ToArray(), options)).ToArray();
+        var requests = prompts.Select(p => new GenerationRequest(p, options)).ToArray();
         // No EOS: every sequence generates exactly --gen-tokens, so runs are comparable.
         var plain = new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.None);
         var mtp = s.Mtp ? new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.Mtp) : null;
@@ -113,7 +122,7 @@ internal static class BenchCommand
             ["model"] = folder.ToString(),   // as given on the command line
             ["threads"] = backend.Threads,
             ["batch"] = s.Batch,
-            ["prompt_tokens"] = s.PromptTokens,
+            ["prompt_tokens"] = s.Arithmetic ? (int)Math.Round(prompts.Average(p => p.Length)) : s.PromptTokens,
             ["gen_tokens"] = s.GenTokens,
             ["prefill_tokens_per_s"] = Round(best.PrefillRate),
             ["decode_tokens_per_s"] = Round(best.DecodeRate),
@@ -136,6 +145,22 @@ internal static class BenchCommand
             report["speedup"] = Round(bestMtp.DecodeRate / best.DecodeRate, 3);
         }
         return report;
+    }
+
+    /// <summary>--batch prompts of --prompt-tokens seeded random token ids.</summary>
+    private static int[][] RandomPrompts(int vocab, BenchSettings s)
+    {
+        var rng = new Random(s.Seed);
+        return [.. Enumerable.Range(0, s.Batch).Select(_ => Enumerable.Range(0, s.PromptTokens).Select(_ => rng.Next(vocab)).ToArray())];
+    }
+
+    /// <summary>--batch seeded arithmetic questions (held-out split), each rendered as a chat user's question is.</summary>
+    private static int[][] ArithmeticPrompts(DirectoryInfo folder, CpuBackend backend, WeightMap weights, int maxPositions, BenchSettings s)
+    {
+        var dir = folder.FullName;
+        var evaluator = new ArithmeticEvaluator(new Transformer(backend, weights, maxPositions, MlaMode.Absorbed), BpeTokenizer.FromDirectory(dir), ChatFormats.FromTokenizerConfig(dir));
+        var problems = ArithmeticTask.Sample(s.Batch, s.Seed, ArithmeticSplit.HeldOut, maxDigits: 4);
+        return [.. problems.Select(p => evaluator.Prompt(p.Question))];
     }
 
     private static Timing Time(Generator generator, GenerationRequest[] requests, CancellationToken ct)

@@ -73,7 +73,22 @@ public sealed class BenchCommandTests
         Assert.True(doc.RootElement.GetProperty("speedup").GetDouble() > 0);
     }
 
+    [Fact]
+    public async Task Task_arithmetic_measures_mtp_on_chat_rendered_questions()
+    {
+        var (exit, output, error) = await CliRun.RunAsync("bench", "--task", "arithmetic", "--gen-tokens", "8", "--probe-ms", "10", "--speculative", "mtp", "--json");
+        Assert.True(exit == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        foreach (var key in Keys) Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+        // A rendered question (chat markup included) is longer than a handful of tokens, and --prompt-tokens is not used.
+        Assert.True(root.GetProperty("prompt_tokens").GetInt32() > 8);
+        Assert.InRange(root.GetProperty("mtp_acceptance_rate").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("speedup").GetDouble() > 0);
+    }
+
     [Theory]
+    [InlineData("--task must be random or arithmetic", "bench", "--model", "MODEL", "--task", "words")]
     [InlineData("does-not-exist", "bench", "--model", "does-not-exist")]
     [InlineData("--gen-tokens must be at least 2", "bench", "--model", "MODEL", "--gen-tokens", "1")]
     [InlineData("--prompt-tokens must be at least 1", "bench", "--model", "MODEL", "--prompt-tokens", "0")]

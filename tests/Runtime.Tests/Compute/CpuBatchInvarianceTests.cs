@@ -91,6 +91,66 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void Dot4x2_computes_each_pair_exactly_as_Dot()
+    {
+        Span<float> r = stackalloc float[8];
+        for (var n = 0; n <= 130; n++)
+        {
+            var x0 = Random(n, n);
+            var x1 = Random(n, 7000 + n);
+            var w = Enumerable.Range(0, 4).Select(k => Random(n, 1000 + 4 * n + k)).ToArray();
+            RowDot.Dot4x2(x0, x1, w[0], w[1], w[2], w[3], r);
+            for (var k = 0; k < 4; k++)
+            {
+                Assert.Equal(RowDot.Dot(x0, w[k]), r[k]);
+                Assert.Equal(RowDot.Dot(x1, w[k]), r[4 + k]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Columns_gives_each_output_one_fma_chain_whatever_the_pairing_or_the_range()
+    {
+        foreach (var (k, n) in new[] { (64, 384), (17, 45), (3, 8), (32, 71) })
+        {
+            var wt = Random(k * n, k + n);
+            var x0 = Random(k, 1);
+            var x1 = Random(k, 2);
+            var pair0 = new float[n];
+            var pair1 = new float[n];
+            RowDot.Columns(x0, x1, two: true, wt, n, 0, n, pair0, pair1);
+            var lone = new float[n];
+            // Odd split points: vector blocks in one call are scalar tails in another.
+            RowDot.Columns(x1, x1, two: false, wt, n, 0, n / 3, lone, lone);
+            RowDot.Columns(x1, x1, two: false, wt, n, n / 3, n, lone, lone);
+            Assert.Equal(pair1, lone);
+            for (var j = 0; j < n; j++)
+            {
+                var s = 0f;
+                for (var i = 0; i < k; i++) s = MathF.FusedMultiplyAdd(x0[i], wt[i * n + j], s);
+                Assert.Equal(s, pair0[j]);
+            }
+        }
+    }
+
+    [Fact]
+    public void AddScaled2_is_AddScaled_on_each_accumulator()
+    {
+        for (var n = 0; n <= 70; n++)
+        {
+            var v = Random(n, n);
+            var a = Random(n, 500 + n);
+            var b = Random(n, 900 + n);
+            var (ea, eb) = (a.ToArray(), b.ToArray());
+            RowDot.AddScaled(v, 0.37f, ea);
+            RowDot.AddScaled(v, -1.3f, eb);
+            RowDot.AddScaled2(v, 0.37f, a, -1.3f, b);
+            Assert.Equal(ea, a);
+            Assert.Equal(eb, b);
+        }
+    }
+
+    [Fact]
     public void AddScaled_is_a_fused_multiply_add_per_element()
     {
         for (var n = 0; n <= 70; n++)

@@ -155,7 +155,7 @@ public sealed partial class CpuBackend
             var decode = !_w.IsF32;
             var wuk = decode ? ArrayPool<float>.Shared.Rent(nope * latent) : null;
             var wuv = decode ? ArrayPool<float>.Shared.Rent(vDim * latent) : null;
-            var buffer = ArrayPool<float>.Shared.Rent(2 * latent + rope + _maxPosition + 1);
+            var buffer = ArrayPool<float>.Shared.Rent(2 * (2 * latent + rope + _maxPosition + 1));
             try
             {
                 for (var h = start; h < end; h++) Head(h, nope, rope, vDim, latent, wuk, wuv, buffer);
@@ -171,45 +171,137 @@ public sealed partial class CpuBackend
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Head(int h, int nope, int rope, int vDim, int latent, float[]? wuk, float[]? wuv, float[] buffer)
         {
-            var qkDim = nope + rope;
-            var scale = _shape.Scale;
             var rowBase = h * (nope + vDim);
             if (wuk is not null)
             {
                 for (var i = 0; i < nope; i++) _w.DecodeRow(rowBase + i, wuk.AsSpan(i * latent, latent));
                 for (var i = 0; i < vDim; i++) _w.DecodeRow(rowBase + nope + i, wuv.AsSpan(i * latent, latent));
             }
+            // Two rows over the same cached sequence (a speculative step's token and draft, or neighbouring prefill rows)
+            // go through together: each W_UK/W_UV row and each cache row is loaded once for both queries. Every value is
+            // the same fixed-order sum as for a lone row, so a row's result does not depend on its neighbours.
+            var t = 0;
+            while (t < _tokens)
+            {
+                if (t + 1 < _tokens && _slots[t + 1].FirstRow == _slots[t].FirstRow)
+                {
+                    Pair(h, t, nope, rope, vDim, latent, wuk, wuv, buffer);
+                    t += 2;
+                }
+                else Single(h, t++, nope, rope, vDim, latent, wuk, wuv, buffer);
+            }
+        }
+
+        private ReadOnlySpan<float> Wuk(int h, int i, int nope, int vDim, int latent, float[]? wuk) =>
+            wuk is null ? _w.F32Row(h * (nope + vDim) + i) : wuk.AsSpan(i * latent, latent);
+
+        private ReadOnlySpan<float> Wuv(int h, int i, int nope, int vDim, int latent, float[]? wuv) =>
+            wuv is null ? _w.F32Row(h * (nope + vDim) + nope + i) : wuv.AsSpan(i * latent, latent);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Single(int h, int t, int nope, int rope, int vDim, int latent, float[]? wuk, float[]? wuv, float[] buffer)
+        {
+            var qkDim = nope + rope;
+            var scale = _shape.Scale;
             // q_full = [W_UKᵀ·q_nope | q_pe] lines up with a cache row [c_kv | k_pe]: one dot product per position.
             var qFull = buffer.AsSpan(0, latent + rope);
             var ql = qFull[..latent];
             var ol = buffer.AsSpan(latent + rope, latent);
             Span<float> r = stackalloc float[4];
-            for (var t = 0; t < _tokens; t++)
+            var slot = _slots[t];
+            var qh = _q.Row(t).Slice(h * qkDim, qkDim);
+            // q_latent = W_UKᵀ · q_nope: absorbs the key up-projection into the query.
+            ql.Clear();
+            for (var i = 0; i < nope; i++) RowDot.AddScaled(Wuk(h, i, nope, vDim, latent, wuk), qh[i], ql);
+            qh.Slice(nope, rope).CopyTo(qFull[latent..]);
+            var n = slot.Position + 1;
+            var p = buffer.AsSpan(2 * latent + rope, n);
+            var j = 0;
+            for (; j + 4 <= n; j += 4)
             {
-                var slot = _slots[t];
-                var qh = _q.Row(t).Slice(h * qkDim, qkDim);
-                // q_latent = W_UKᵀ · q_nope: absorbs the key up-projection into the query.
-                ql.Clear();
-                for (var i = 0; i < nope; i++)
-                    RowDot.AddScaled(wuk is null ? _w.F32Row(rowBase + i) : wuk.AsSpan(i * latent, latent), qh[i], ql);
-                qh.Slice(nope, rope).CopyTo(qFull[latent..]);
-                var n = slot.Position + 1;
-                var p = buffer.AsSpan(2 * latent + rope, n);
-                var j = 0;
-                for (; j + 4 <= n; j += 4)
+                var c = slot.FirstRow + j;
+                RowDot.Dot4(qFull, _cache.Row(c), _cache.Row(c + 1), _cache.Row(c + 2), _cache.Row(c + 3), r);
+                for (var k = 0; k < 4; k++) p[j + k] = r[k] * scale;
+            }
+            for (; j < n; j++) p[j] = RowDot.Dot(qFull, _cache.Row(slot.FirstRow + j)) * scale;
+            TensorPrimitives.SoftMax(p, p);
+            ol.Clear();
+            for (j = 0; j < n; j++) RowDot.AddScaled(_cache.Row(slot.FirstRow + j)[..latent], p[j], ol);
+            // out = W_UV · Σ p·c_kv: the value up-projection applied once, after the weighted sum.
+            var oh = _o.Row(t).Slice(h * vDim, vDim);
+            var i0 = 0;
+            for (; i0 + 4 <= vDim; i0 += 4)
+            {
+                RowDot.Dot4(ol, Wuv(h, i0, nope, vDim, latent, wuv), Wuv(h, i0 + 1, nope, vDim, latent, wuv),
+                    Wuv(h, i0 + 2, nope, vDim, latent, wuv), Wuv(h, i0 + 3, nope, vDim, latent, wuv), r);
+                r.CopyTo(oh[i0..]);
+            }
+            for (; i0 < vDim; i0++) oh[i0] = RowDot.Dot(ol, Wuv(h, i0, nope, vDim, latent, wuv));
+        }
+
+        /// <summary>Rows t and t + 1 (same cached sequence), each exactly as <see cref="Single"/> computes it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Pair(int h, int t, int nope, int rope, int vDim, int latent, float[]? wuk, float[]? wuv, float[] buffer)
+        {
+            var qkDim = nope + rope;
+            var scale = _shape.Scale;
+            var first = _slots[t].FirstRow;
+            int n0 = _slots[t].Position + 1, n1 = _slots[t + 1].Position + 1;
+            var stride = 2 * latent + rope + _maxPosition + 1;
+            var qFull0 = buffer.AsSpan(0, latent + rope);
+            var qFull1 = buffer.AsSpan(stride, latent + rope);
+            var ql0 = qFull0[..latent];
+            var ql1 = qFull1[..latent];
+            var ol0 = buffer.AsSpan(latent + rope, latent);
+            var ol1 = buffer.AsSpan(stride + latent + rope, latent);
+            var p0 = buffer.AsSpan(2 * latent + rope, n0);
+            var p1 = buffer.AsSpan(stride + 2 * latent + rope, n1);
+            Span<float> r = stackalloc float[8];
+            var q0 = _q.Row(t).Slice(h * qkDim, qkDim);
+            var q1 = _q.Row(t + 1).Slice(h * qkDim, qkDim);
+            ql0.Clear();
+            ql1.Clear();
+            for (var i = 0; i < nope; i++) RowDot.AddScaled2(Wuk(h, i, nope, vDim, latent, wuk), q0[i], ql0, q1[i], ql1);
+            q0.Slice(nope, rope).CopyTo(qFull0[latent..]);
+            q1.Slice(nope, rope).CopyTo(qFull1[latent..]);
+
+            var common = Math.Min(n0, n1);
+            var j = 0;
+            for (; j + 4 <= common; j += 4)
+            {
+                var c = first + j;
+                RowDot.Dot4x2(qFull0, qFull1, _cache.Row(c), _cache.Row(c + 1), _cache.Row(c + 2), _cache.Row(c + 3), r);
+                for (var k = 0; k < 4; k++)
                 {
-                    var c = slot.FirstRow + j;
-                    RowDot.Dot4(qFull, _cache.Row(c), _cache.Row(c + 1), _cache.Row(c + 2), _cache.Row(c + 3), r);
-                    for (var k = 0; k < 4; k++) p[j + k] = r[k] * scale;
+                    p0[j + k] = r[k] * scale;
+                    p1[j + k] = r[4 + k] * scale;
                 }
-                for (; j < n; j++) p[j] = RowDot.Dot(qFull, _cache.Row(slot.FirstRow + j)) * scale;
-                TensorPrimitives.SoftMax(p, p);
-                ol.Clear();
-                for (j = 0; j < n; j++) RowDot.AddScaled(_cache.Row(slot.FirstRow + j)[..latent], p[j], ol);
-                // out = W_UV · Σ p·c_kv: the value up-projection applied once, after the weighted sum.
-                var oh = _o.Row(t).Slice(h * vDim, vDim);
-                for (var i = 0; i < vDim; i++)
-                    oh[i] = RowDot.Dot(wuv is null ? _w.F32Row(rowBase + nope + i) : wuv.AsSpan(i * latent, latent), ol);
+            }
+            for (var k = j; k < n0; k++) p0[k] = RowDot.Dot(qFull0, _cache.Row(first + k)) * scale;
+            for (var k = j; k < n1; k++) p1[k] = RowDot.Dot(qFull1, _cache.Row(first + k)) * scale;
+            TensorPrimitives.SoftMax(p0, p0);
+            TensorPrimitives.SoftMax(p1, p1);
+            ol0.Clear();
+            ol1.Clear();
+            for (j = 0; j < common; j++) RowDot.AddScaled2(_cache.Row(first + j)[..latent], p0[j], ol0, p1[j], ol1);
+            for (var k = common; k < n0; k++) RowDot.AddScaled(_cache.Row(first + k)[..latent], p0[k], ol0);
+            for (var k = common; k < n1; k++) RowDot.AddScaled(_cache.Row(first + k)[..latent], p1[k], ol1);
+
+            var oh0 = _o.Row(t).Slice(h * vDim, vDim);
+            var oh1 = _o.Row(t + 1).Slice(h * vDim, vDim);
+            var i0 = 0;
+            for (; i0 + 4 <= vDim; i0 += 4)
+            {
+                RowDot.Dot4x2(ol0, ol1, Wuv(h, i0, nope, vDim, latent, wuv), Wuv(h, i0 + 1, nope, vDim, latent, wuv),
+                    Wuv(h, i0 + 2, nope, vDim, latent, wuv), Wuv(h, i0 + 3, nope, vDim, latent, wuv), r);
+                r[..4].CopyTo(oh0[i0..]);
+                r[4..].CopyTo(oh1[i0..]);
+            }
+            for (; i0 < vDim; i0++)
+            {
+                var wr = Wuv(h, i0, nope, vDim, latent, wuv);
+                oh0[i0] = RowDot.Dot(ol0, wr);
+                oh1[i0] = RowDot.Dot(ol1, wr);
             }
         }
     }

@@ -70,11 +70,16 @@ public sealed partial class CpuBackend
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulRows(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
     {
+        if (w.Transposed is { } wt)
+        {
+            MatMulTransposed(x, wt, w.Rows, bias, o, j0, j1);
+            return;
+        }
         var cols = w.Cols;
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
         try
         {
-            Span<float> r = stackalloc float[4];
+            Span<float> r = stackalloc float[8];
             var rows = x.Rows;
             var outData = o.Data;
             var j = j0;
@@ -84,7 +89,21 @@ public sealed partial class CpuBackend
                 var w1 = WeightRow(w, j + 1, scratch, 1);
                 var w2 = WeightRow(w, j + 2, scratch, 2);
                 var w3 = WeightRow(w, j + 3, scratch, 3);
-                for (var t = 0; t < rows; t++)
+                var t = 0;
+                // Token rows in pairs (each weight vector loaded once for both), then a lone last row: the same per-pair sums.
+                for (; t + 2 <= rows; t += 2)
+                {
+                    RowDot.Dot4x2(x.Row(t), x.Row(t + 1), w0, w1, w2, w3, r);
+                    var at = o.Offset + t * o.Stride + j;
+                    var at1 = at + o.Stride;
+                    for (var k = 0; k < 4; k++)
+                    {
+                        var add = bias is null ? 0f : bias[j + k];
+                        outData[at + k] = r[k] + add;
+                        outData[at1 + k] = r[4 + k] + add;
+                    }
+                }
+                if (t < rows)
                 {
                     RowDot.Dot4(x.Row(t), w0, w1, w2, w3, r);
                     var at = o.Offset + t * o.Stride + j;
@@ -102,6 +121,30 @@ public sealed partial class CpuBackend
         finally
         {
             if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// Output columns [j0, j1) from a transposed small F32 weight (<see cref="CpuWeight.Transposed"/>): token rows in pairs
+    /// through <see cref="RowDot.Columns"/>, each output one fixed FMA chain over the inputs, then the bias.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulTransposed(CpuTensor x, float[] wt, int n, float[]? bias, CpuTensor o, int j0, int j1)
+    {
+        var rows = x.Rows;
+        var outData = o.Data.AsSpan();
+        for (var t = 0; t < rows; t += 2)
+        {
+            var two = t + 1 < rows;
+            var o0 = outData.Slice(o.Offset + t * o.Stride, n);
+            var o1 = two ? outData.Slice(o.Offset + (t + 1) * o.Stride, n) : o0;
+            RowDot.Columns(x.Row(t), two ? x.Row(t + 1) : x.Row(t), two, wt, n, j0, j1, o0, o1);
+            if (bias is null) continue;
+            for (var j = j0; j < j1; j++)
+            {
+                o0[j] += bias[j];
+                if (two) o1[j] += bias[j];
+            }
         }
     }
 

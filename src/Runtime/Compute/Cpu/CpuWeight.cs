@@ -49,6 +49,32 @@ internal sealed unsafe class CpuWeight : ComputeWeight
     /// <summary>True when rows can be read in place as fp32 (no decode needed).</summary>
     public bool IsF32 => _dtype == DType.F32;
 
+    /// <summary>Largest matrix (in values) given a transposed copy: small enough to stay cache-resident, where the copy pays.</summary>
+    internal const int MaxTransposedValues = 1 << 18;
+
+    private float[]? _transposed;
+
+    /// <summary>
+    /// The matrix as [Cols, Rows] (input-major), made once on first use, for F32 matrices of at most
+    /// <see cref="MaxTransposedValues"/> values (null otherwise): the layout of <see cref="RowDot.Columns"/>, where each
+    /// output column is a vector lane and no horizontal sums are needed.
+    /// </summary>
+    public float[]? Transposed
+    {
+        get
+        {
+            if (_transposed is not null) return _transposed;
+            if (!IsF32 || Rows < 8 || (long)Rows * Cols > MaxTransposedValues) return null;
+            var t = new float[Rows * Cols];
+            for (var r = 0; r < Rows; r++)
+            {
+                var row = F32Row(r);
+                for (var c = 0; c < Cols; c++) t[c * Rows + r] = row[c];
+            }
+            return _transposed = t;   // a racing thread builds an identical copy
+        }
+    }
+
     /// <summary>Row <paramref name="r"/> in place, for F32 weights.</summary>
     public ReadOnlySpan<float> F32Row(int r) => new((float*)_data + (long)r * Cols, Cols);
 

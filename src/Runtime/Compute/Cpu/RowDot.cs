@@ -141,6 +141,236 @@ internal static class RowDot
         r[3] = s3;
     }
 
+    /// <summary>
+    /// x0 · w0 … x0 · w3 into r[0..3] and x1 · w0 … x1 · w3 into r[4..7], each exactly as <see cref="Dot"/> computes it:
+    /// every weight vector is loaded once for both rows, and the sixteen accumulator chains (and the eight scalar tails)
+    /// are independent, so two rows cost little more than one. Two rows of a speculative step, or two cached positions'
+    /// queries, go through here; a lone row goes through <see cref="Dot4"/> with the same per-pair order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot4x2(ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, ReadOnlySpan<float> w0, ReadOnlySpan<float> w1, ReadOnlySpan<float> w2, ReadOnlySpan<float> w3, Span<float> r)
+    {
+        var n = x0.Length;
+        if (!Vector512.IsHardwareAccelerated || n < 16)
+        {
+            Dot4(x0, w0, w1, w2, w3, r);
+            Dot4(x1, w0, w1, w2, w3, r[4..]);
+            return;
+        }
+        ref var xr = ref MemoryMarshal.GetReference(x0);
+        ref var yr = ref MemoryMarshal.GetReference(x1);
+        ref var p0 = ref MemoryMarshal.GetReference(w0);
+        ref var p1 = ref MemoryMarshal.GetReference(w1);
+        ref var p2 = ref MemoryMarshal.GetReference(w2);
+        ref var p3 = ref MemoryMarshal.GetReference(w3);
+        var i = 0;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            var xa = Vector512.LoadUnsafe(ref xr, (nuint)i);
+            var ya = Vector512.LoadUnsafe(ref yr, (nuint)i);
+            var w = Vector512.LoadUnsafe(ref p0, (nuint)i);
+            a0 = Vector512.FusedMultiplyAdd(xa, w, a0);
+            c0 = Vector512.FusedMultiplyAdd(ya, w, c0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i);
+            a1 = Vector512.FusedMultiplyAdd(xa, w, a1);
+            c1 = Vector512.FusedMultiplyAdd(ya, w, c1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i);
+            a2 = Vector512.FusedMultiplyAdd(xa, w, a2);
+            c2 = Vector512.FusedMultiplyAdd(ya, w, c2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i);
+            a3 = Vector512.FusedMultiplyAdd(xa, w, a3);
+            c3 = Vector512.FusedMultiplyAdd(ya, w, c3);
+            var xb = Vector512.LoadUnsafe(ref xr, (nuint)i + 16);
+            var yb = Vector512.LoadUnsafe(ref yr, (nuint)i + 16);
+            w = Vector512.LoadUnsafe(ref p0, (nuint)i + 16);
+            b0 = Vector512.FusedMultiplyAdd(xb, w, b0);
+            d0 = Vector512.FusedMultiplyAdd(yb, w, d0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i + 16);
+            b1 = Vector512.FusedMultiplyAdd(xb, w, b1);
+            d1 = Vector512.FusedMultiplyAdd(yb, w, d1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i + 16);
+            b2 = Vector512.FusedMultiplyAdd(xb, w, b2);
+            d2 = Vector512.FusedMultiplyAdd(yb, w, d2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i + 16);
+            b3 = Vector512.FusedMultiplyAdd(xb, w, b3);
+            d3 = Vector512.FusedMultiplyAdd(yb, w, d3);
+        }
+        if (i + 16 <= n)
+        {
+            var xa = Vector512.LoadUnsafe(ref xr, (nuint)i);
+            var ya = Vector512.LoadUnsafe(ref yr, (nuint)i);
+            var w = Vector512.LoadUnsafe(ref p0, (nuint)i);
+            a0 = Vector512.FusedMultiplyAdd(xa, w, a0);
+            c0 = Vector512.FusedMultiplyAdd(ya, w, c0);
+            w = Vector512.LoadUnsafe(ref p1, (nuint)i);
+            a1 = Vector512.FusedMultiplyAdd(xa, w, a1);
+            c1 = Vector512.FusedMultiplyAdd(ya, w, c1);
+            w = Vector512.LoadUnsafe(ref p2, (nuint)i);
+            a2 = Vector512.FusedMultiplyAdd(xa, w, a2);
+            c2 = Vector512.FusedMultiplyAdd(ya, w, c2);
+            w = Vector512.LoadUnsafe(ref p3, (nuint)i);
+            a3 = Vector512.FusedMultiplyAdd(xa, w, a3);
+            c3 = Vector512.FusedMultiplyAdd(ya, w, c3);
+            i += 16;
+        }
+        float s0 = Vector512.Sum(a0 + b0), s1 = Vector512.Sum(a1 + b1), s2 = Vector512.Sum(a2 + b2), s3 = Vector512.Sum(a3 + b3);
+        float t0 = Vector512.Sum(c0 + d0), t1 = Vector512.Sum(c1 + d1), t2 = Vector512.Sum(c2 + d2), t3 = Vector512.Sum(c3 + d3);
+        for (; i < n; i++)
+        {
+            var xv = Unsafe.Add(ref xr, i);
+            var yv = Unsafe.Add(ref yr, i);
+            float q0 = Unsafe.Add(ref p0, i), q1 = Unsafe.Add(ref p1, i), q2 = Unsafe.Add(ref p2, i), q3 = Unsafe.Add(ref p3, i);
+            s0 = MathF.FusedMultiplyAdd(xv, q0, s0);
+            t0 = MathF.FusedMultiplyAdd(yv, q0, t0);
+            s1 = MathF.FusedMultiplyAdd(xv, q1, s1);
+            t1 = MathF.FusedMultiplyAdd(yv, q1, t1);
+            s2 = MathF.FusedMultiplyAdd(xv, q2, s2);
+            t2 = MathF.FusedMultiplyAdd(yv, q2, t2);
+            s3 = MathF.FusedMultiplyAdd(xv, q3, s3);
+            t3 = MathF.FusedMultiplyAdd(yv, q3, t3);
+        }
+        r[0] = s0;
+        r[1] = s1;
+        r[2] = s2;
+        r[3] = s3;
+        r[4] = t0;
+        r[5] = t1;
+        r[6] = t2;
+        r[7] = t3;
+    }
+
+    /// <summary>acc0[i] = fma(v[i], s0, acc0[i]) and acc1[i] = fma(v[i], s1, acc1[i]): <see cref="AddScaled"/> for two accumulators sharing each load of v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddScaled2(ReadOnlySpan<float> v, float s0, Span<float> acc0, float s1, Span<float> acc1)
+    {
+        ref var vr = ref MemoryMarshal.GetReference(v);
+        ref var ar = ref MemoryMarshal.GetReference(acc0);
+        ref var br = ref MemoryMarshal.GetReference(acc1);
+        var n = v.Length;
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> sa = Vector512.Create(s0), sb = Vector512.Create(s1);
+            for (; i + 16 <= n; i += 16)
+            {
+                var x = Vector512.LoadUnsafe(ref vr, (nuint)i);
+                Vector512.FusedMultiplyAdd(x, sa, Vector512.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
+                Vector512.FusedMultiplyAdd(x, sb, Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> sa = Vector256.Create(s0), sb = Vector256.Create(s1);
+            for (; i + 8 <= n; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref vr, (nuint)i);
+                Vector256.FusedMultiplyAdd(x, sa, Vector256.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
+                Vector256.FusedMultiplyAdd(x, sb, Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            var x = Unsafe.Add(ref vr, i);
+            Unsafe.Add(ref ar, i) = MathF.FusedMultiplyAdd(x, s0, Unsafe.Add(ref ar, i));
+            Unsafe.Add(ref br, i) = MathF.FusedMultiplyAdd(x, s1, Unsafe.Add(ref br, i));
+        }
+    }
+
+    /// <summary>
+    /// Output columns [j0, j1) of x · Wᵀ for one or two rows, with W given transposed (<paramref name="wt"/> is [k, n]:
+    /// input i's weights for all n outputs contiguous). Each output is one chain s = fma(x[i], wt[i, j], s) for i = 0 … k-1
+    /// from s = 0 — the same in a vector lane or the scalar tail, for one row or two, whatever [j0, j1) — so a result never
+    /// depends on the batch or the split. Every weight vector is loaded once for both rows; there are no horizontal sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Columns(ReadOnlySpan<float> x0, ReadOnlySpan<float> x1, bool two, ReadOnlySpan<float> wt, int n, int j0, int j1, Span<float> o0, Span<float> o1)
+    {
+        var k = x0.Length;
+        ref var xr = ref MemoryMarshal.GetReference(x0);
+        ref var yr = ref MemoryMarshal.GetReference(two ? x1 : x0);
+        ref var wr = ref MemoryMarshal.GetReference(wt);
+        ref var or0 = ref MemoryMarshal.GetReference(o0);
+        ref var or1 = ref MemoryMarshal.GetReference(two ? o1 : o0);
+        var j = j0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // 32 columns (four vectors) per pass: 4 or 8 independent chains.
+            for (; j + 32 <= j1; j += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                ref var col = ref Unsafe.Add(ref wr, j);
+                if (two)
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        ref var line = ref Unsafe.Add(ref col, (nint)i * n);
+                        var xv = Vector256.Create(Unsafe.Add(ref xr, i));
+                        var yv = Vector256.Create(Unsafe.Add(ref yr, i));
+                        var w = Vector256.LoadUnsafe(ref line);
+                        a0 = Vector256.FusedMultiplyAdd(xv, w, a0);
+                        b0 = Vector256.FusedMultiplyAdd(yv, w, b0);
+                        w = Vector256.LoadUnsafe(ref line, 8);
+                        a1 = Vector256.FusedMultiplyAdd(xv, w, a1);
+                        b1 = Vector256.FusedMultiplyAdd(yv, w, b1);
+                        w = Vector256.LoadUnsafe(ref line, 16);
+                        a2 = Vector256.FusedMultiplyAdd(xv, w, a2);
+                        b2 = Vector256.FusedMultiplyAdd(yv, w, b2);
+                        w = Vector256.LoadUnsafe(ref line, 24);
+                        a3 = Vector256.FusedMultiplyAdd(xv, w, a3);
+                        b3 = Vector256.FusedMultiplyAdd(yv, w, b3);
+                    }
+                    b0.StoreUnsafe(ref or1, (nuint)j);
+                    b1.StoreUnsafe(ref or1, (nuint)j + 8);
+                    b2.StoreUnsafe(ref or1, (nuint)j + 16);
+                    b3.StoreUnsafe(ref or1, (nuint)j + 24);
+                }
+                else
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        ref var line = ref Unsafe.Add(ref col, (nint)i * n);
+                        var xv = Vector256.Create(Unsafe.Add(ref xr, i));
+                        a0 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line), a0);
+                        a1 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 8), a1);
+                        a2 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 16), a2);
+                        a3 = Vector256.FusedMultiplyAdd(xv, Vector256.LoadUnsafe(ref line, 24), a3);
+                    }
+                }
+                a0.StoreUnsafe(ref or0, (nuint)j);
+                a1.StoreUnsafe(ref or0, (nuint)j + 8);
+                a2.StoreUnsafe(ref or0, (nuint)j + 16);
+                a3.StoreUnsafe(ref or0, (nuint)j + 24);
+            }
+            for (; j + 8 <= j1; j += 8)
+            {
+                Vector256<float> a = default, b = default;
+                ref var col = ref Unsafe.Add(ref wr, j);
+                for (var i = 0; i < k; i++)
+                {
+                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref col, (nint)i * n));
+                    a = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref xr, i)), w, a);
+                    if (two) b = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref yr, i)), w, b);
+                }
+                a.StoreUnsafe(ref or0, (nuint)j);
+                if (two) b.StoreUnsafe(ref or1, (nuint)j);
+            }
+        }
+        for (; j < j1; j++)
+        {
+            float a = 0f, b = 0f;
+            for (var i = 0; i < k; i++)
+            {
+                var w = Unsafe.Add(ref wr, (nint)i * n + j);
+                a = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), w, a);
+                if (two) b = MathF.FusedMultiplyAdd(Unsafe.Add(ref yr, i), w, b);
+            }
+            Unsafe.Add(ref or0, j) = a;
+            if (two) Unsafe.Add(ref or1, j) = b;
+        }
+    }
+
     /// <summary>acc[i] = fma(v[i], s, acc[i]) (equal lengths): the weighted sums of attention.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScaled(ReadOnlySpan<float> v, float s, Span<float> acc)
