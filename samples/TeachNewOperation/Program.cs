@@ -51,7 +51,7 @@ Console.WriteLine($"after SFT:  {Accuracy(parameters):P1}");
 
 // 2. GRPO with a reward that is plain C#: the last number after </think> must be twice N.
 var prompts = train.Take(400).ToList();
-Func<RewardContext, double> exactDouble = c => c.Text is { } text && Twice.AnswerOf(text) == prompts[c.PromptIndex].Result ? 1.0 : 0.0;
+Func<RewardContext, double> exactDouble = c => c.Text is { } text && ArithmeticTask.FinalAnswer(text) == prompts[c.PromptIndex].Result ? 1.0 : 0.0;
 using (var grpo = new GrpoTrainer(parameters, new GrpoOptions { GroupSize = 8, PromptsPerStep = 8, Steps = 10, LearningRate = 1e-5, MaxCompletionTokens = 160, Seed = 7, SampleableTokens = tokenizer.VocabSize },
     [exactDouble], () => new TokenizerTextDecoder(tokenizer, skipSpecialTokens: true)))
 {
@@ -61,7 +61,7 @@ Console.WriteLine($"after GRPO: {Accuracy(parameters):P1}");
 TrainedCheckpoint.Save(parameters, outDir, DType.F32, source);
 Console.WriteLine($"saved {outDir}: chat with it using `deepseek chat --model {outDir} \"What is twice 4821?\"`");
 
-int[] Prompt(string question) => [.. tokenizer.Encode(chat.Render([ChatMessage.User(question)]), addSpecialTokens: false)];
+int[] Prompt(string question) => ArithmeticEvaluator.Prompt(tokenizer, chat, question);
 
 double Accuracy(ModelParameters<float> weights)
 {
@@ -71,9 +71,9 @@ double Accuracy(ModelParameters<float> weights)
         TrainedCheckpoint.Save(weights, dir, DType.F32, source);
         using var snapshot = Checkpoint.Open(dir);
         using var backend = new CpuBackend();
-        var evaluator = new ArithmeticEvaluator(new Transformer(backend, WeightMap.Bind(snapshot), 512), tokenizer, chat);
+        var evaluator = ArithmeticEvaluator.Open(backend, WeightMap.Bind(snapshot), dir);
         var texts = evaluator.Complete([.. heldOut.Select(p => p.Question)]);
-        return heldOut.Zip(texts).Count(x => Twice.AnswerOf(x.Second.Text) == x.First.Result) / (double)heldOut.Count;
+        return heldOut.Zip(texts).Count(x => ArithmeticTask.FinalAnswer(x.Second.Text) == x.First.Result) / (double)heldOut.Count;
     }
     finally
     {
@@ -91,13 +91,4 @@ internal sealed record Twice(int N)
     public string Completion => $"{new ArithmeticProblem(N, ArithmeticOperation.MultiplyByDigit, 2).Reasoning}</think>\n\ntwice {N} = {Result}";
 
     public static Twice Draw(Random rng) => new(rng.Next(1, 10_000));
-
-    /// <summary>The last number after the reasoning, or null.</summary>
-    public static long? AnswerOf(string completion)
-    {
-        var close = completion.LastIndexOf("</think>", StringComparison.Ordinal);
-        var tail = close < 0 ? "" : completion[(close + 8)..];
-        var digits = new string(tail.Reverse().SkipWhile(c => !char.IsAsciiDigit(c)).TakeWhile(char.IsAsciiDigit).Reverse().ToArray());
-        return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
-    }
 }

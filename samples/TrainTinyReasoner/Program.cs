@@ -53,7 +53,7 @@ if (options.Stages.Contains("sft2"))
 if (options.Stages.Contains("grpo"))
 {
     using var model = LoadedModel.Open(sft2Dir);
-    var evaluator = model.Evaluator();
+    var evaluator = model.Evaluator;
     var problems = ArithmeticTask.Sample(options.GrpoProblems, options.Seed + 1, ArithmeticSplit.Train, options.GrpoDigits);
     var prompts = problems.Select(p => evaluator.Prompt(p.Question)).ToList();
     // Rewards are plain C#: 1 for the exact answer, 0.2 for closing the reasoning and answering (R1's two rule rewards).
@@ -91,7 +91,7 @@ Console.WriteLine($"total {clock.Elapsed:hh\\:mm\\:ss}");
 async Task Sft(string from, string to, int digits, int steps, double learningRate, int sequenceLength, int seed)
 {
     using var model = LoadedModel.Open(from);
-    var data = new ReasonerData(model.Evaluator(), model.Tokenizer, model.Config.EosTokenIds[0]);
+    var data = new ReasonerData(model.Evaluator, model.Tokenizer, model.Config.EosTokenIds[0]);
     var problems = ArithmeticTask.Sample(50_000, seed, ArithmeticSplit.Train, digits);
     var sequences = data.Pack(problems, sequenceLength, new Random(seed));
     Console.WriteLine($"SFT: {problems.Count} problems (≤ {digits} digits) packed into {sequences.Count} sequences of {sequenceLength}");
@@ -129,12 +129,12 @@ void Evaluate(string dir, string label)
 {
     using var model = LoadedModel.Open(dir);
     var heldOut = ArithmeticTask.Sample(options.EvalProblems, seed: 20261122, ArithmeticSplit.HeldOut, options.GrpoDigits);
-    var r = model.Evaluator().Evaluate(heldOut, cancellationToken: cancel.Token);
+    var r = model.Evaluator.Evaluate(heldOut, cancellationToken: cancel.Token);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"held-out {label}: accuracy {r.Accuracy:P1}, format {r.FormatAccuracy:P1}, mean length {r.MeanLength:F1} tokens; by digits: {string.Join(", ", r.ByLength.Select(kv => $"{kv.Key}:{kv.Value:P0}"))}; by op: {string.Join(", ", r.ByOperation.Select(kv => $"{kv.Key}:{kv.Value:P0}"))}"));
 }
 
-/// <summary>A checkpoint opened for inference on the CPU, with its tokenizer and chat format.</summary>
+/// <summary>A checkpoint opened for inference on the CPU, with its arithmetic evaluator (tokenizer and chat format).</summary>
 internal sealed class LoadedModel : IDisposable
 {
     private readonly Checkpoint _checkpoint;
@@ -144,25 +144,19 @@ internal sealed class LoadedModel : IDisposable
     {
         _checkpoint = Checkpoint.Open(dir);
         Weights = WeightMap.Bind(_checkpoint);
-        Tokenizer = BpeTokenizer.FromDirectory(dir);
-        Chat = ChatFormats.FromTokenizerConfig(dir);
         _backend = new CpuBackend();
-        Transformer = new Transformer(_backend, Weights, 512);
+        Evaluator = ArithmeticEvaluator.Open(_backend, Weights, dir, maxPositions: 512);
     }
 
     public static LoadedModel Open(string dir) => new(dir);
 
     public WeightMap Weights { get; }
 
-    public BpeTokenizer Tokenizer { get; }
+    public ArithmeticEvaluator Evaluator { get; }
 
-    public IChatFormat Chat { get; }
-
-    public Transformer Transformer { get; }
+    public BpeTokenizer Tokenizer => Evaluator.Tokenizer;
 
     public ModelConfig Config => Weights.Config;
-
-    public ArithmeticEvaluator Evaluator() => new(Transformer, Tokenizer, Chat);
 
     public void Dispose()
     {

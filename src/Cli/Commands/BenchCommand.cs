@@ -86,7 +86,7 @@ internal static class BenchCommand
             throw new ArgumentException("--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
 
         using var backend = new CpuBackend(s.Threads);
-        var prompts = s.Arithmetic ? ArithmeticPrompts(folder, backend, weights, config.MaxPositionEmbeddings, s) : RandomPrompts(config.VocabSize, s);
+        var prompts = s.Arithmetic ? ArithmeticPrompts(folder, s) : RandomPrompts(config.VocabSize, s);
         var longest = prompts.Max(p => p.Length);
         var context = longest + s.GenTokens;
         if (context > config.MaxPositionEmbeddings)
@@ -155,12 +155,12 @@ internal static class BenchCommand
     }
 
     /// <summary>--batch seeded arithmetic questions (held-out split), each rendered as a chat user's question is.</summary>
-    private static int[][] ArithmeticPrompts(DirectoryInfo folder, CpuBackend backend, WeightMap weights, int maxPositions, BenchSettings s)
+    private static int[][] ArithmeticPrompts(DirectoryInfo folder, BenchSettings s)
     {
         var dir = folder.FullName;
-        var evaluator = new ArithmeticEvaluator(new Transformer(backend, weights, maxPositions, MlaMode.Absorbed), BpeTokenizer.FromDirectory(dir), ChatFormats.FromTokenizerConfig(dir));
+        var (tokenizer, chat) = (BpeTokenizer.FromDirectory(dir), ChatFormats.FromTokenizerConfig(dir));
         var problems = ArithmeticTask.Sample(s.Batch, s.Seed, ArithmeticSplit.HeldOut, maxDigits: 4);
-        return [.. problems.Select(p => evaluator.Prompt(p.Question))];
+        return [.. problems.Select(p => ArithmeticEvaluator.Prompt(tokenizer, chat, p.Question))];
     }
 
     private static Timing Time(Generator generator, GenerationRequest[] requests, CancellationToken ct)

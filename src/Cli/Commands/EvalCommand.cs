@@ -5,8 +5,6 @@ using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Evaluation;
 using DeepSeek.Runtime.Hosting;
-using DeepSeek.Runtime.Model;
-using DeepSeek.Runtime.Tokenization;
 
 namespace DeepSeek.Cli.Commands;
 
@@ -48,17 +46,13 @@ internal static class EvalCommand
 
             var dir = parse.GetValue(model)?.FullName ?? EmbeddedModel.GetPath();
             using var checkpoint = Checkpoint.Open(dir);
-            var weights = WeightMap.Bind(checkpoint);
-            if (!File.Exists(Path.Combine(dir, "tokenizer.json"))) throw new ArgumentException($"'{dir}' has no tokenizer.json: eval renders questions through the model's tokenizer");
-            var tokenizer = BpeTokenizer.FromDirectory(dir);
-            var chat = ChatFormats.FromTokenizerConfig(dir);
             using var backend = new CpuBackend(parse.GetValue(threads));
-            var evaluator = new ArithmeticEvaluator(new Transformer(backend, weights, Math.Min(1024, checkpoint.Config.MaxPositionEmbeddings)), tokenizer, chat);
+            var evaluator = ArithmeticEvaluator.Open(backend, WeightMap.Bind(checkpoint), dir);
             var problems = ArithmeticTask.Sample(n, parse.GetValue(seed), which, maxDigits);
             var r = evaluator.Evaluate(problems, cancellationToken: ct);
             // Expert load over the reference solutions (teacher-forced): where the router sends this task's tokens.
             var load = checkpoint.Config.IsMoe
-                ? ExpertLoad.Measure(evaluator.Model, problems.Take(200).Select(p => evaluator.Prompt(p.Question).Concat(tokenizer.Encode(p.Completion)).ToArray()), ct)
+                ? ExpertLoad.Measure(evaluator.Model, problems.Take(200).Select(p => evaluator.Prompt(p.Question).Concat(evaluator.Tokenizer.Encode(p.Completion)).ToArray()), ct)
                 : null;
 
             if (parse.GetValue(json))

@@ -1,3 +1,5 @@
+using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tokenization;
@@ -41,8 +43,28 @@ public sealed class ArithmeticEvaluator
         _eos = [.. model.Config.EosTokenIds];
     }
 
+    /// <summary>
+    /// An evaluator for the checkpoint in <paramref name="directory"/> whose weights <paramref name="weights"/> are bound:
+    /// its <c>tokenizer.json</c> and chat template, and a transformer of up to <paramref name="maxPositions"/> positions
+    /// (capped to the config's) on <paramref name="backend"/>.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The folder has no <c>tokenizer.json</c>.</exception>
+    public static ArithmeticEvaluator Open(IComputeBackend backend, WeightMap weights, string directory, int maxPositions = 1024)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(directory);
+        var tokenizerPath = Path.Combine(directory, "tokenizer.json");
+        if (!File.Exists(tokenizerPath))
+            throw new FileNotFoundException($"'{directory}' has no tokenizer.json: the arithmetic task renders questions through the model's tokenizer", tokenizerPath);
+        var model = new Transformer(backend, weights, Math.Min(maxPositions, weights.Config.MaxPositionEmbeddings));
+        return new ArithmeticEvaluator(model, BpeTokenizer.FromDirectory(directory), ChatFormats.FromTokenizerConfig(directory));
+    }
+
     /// <summary>The model evaluated.</summary>
     public Transformer Model => _model;
+
+    /// <summary>The model's tokenizer.</summary>
+    public BpeTokenizer Tokenizer => _tokenizer;
 
     /// <summary>Most tokens a completion may take before it counts as unfinished (and wrong).</summary>
     public int MaxCompletionTokens { get; init; } = 320;
@@ -51,8 +73,15 @@ public sealed class ArithmeticEvaluator
     public int BatchSize { get; init; } = 32;
 
     /// <summary>The prompt tokens for a question, exactly as a chat user's question is rendered.</summary>
-    public int[] Prompt(string question) =>
-        [.. _tokenizer.Encode(_chat.Render([ChatMessage.User(question)], new ChatRenderOptions { AddGenerationPrompt = true }), addSpecialTokens: false)];
+    public int[] Prompt(string question) => Prompt(_tokenizer, _chat, question);
+
+    /// <summary>The prompt tokens for a question, exactly as a chat user's question is rendered (no model needed).</summary>
+    public static int[] Prompt(BpeTokenizer tokenizer, IChatFormat chatFormat, string question)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(chatFormat);
+        return [.. tokenizer.Encode(chatFormat.Render([ChatMessage.User(question)], new ChatRenderOptions { AddGenerationPrompt = true }), addSpecialTokens: false)];
+    }
 
     /// <summary>Greedy completions of every problem (in order), as text without special tokens, with their token counts.</summary>
     public IReadOnlyList<(string Text, int Tokens)> Complete(IReadOnlyList<ArithmeticProblem> problems, IProgress<int>? progress = null, CancellationToken cancellationToken = default)

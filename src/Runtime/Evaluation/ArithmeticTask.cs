@@ -98,11 +98,20 @@ public static partial class ArithmeticTask
         var wellFormed = !completion.AsSpan(0, close).Contains("<think>", StringComparison.Ordinal)
             && answer.AsSpan().Trim().Length > 0
             && !answer.Contains("</think>", StringComparison.Ordinal);
-        var numbers = NumberPattern().Matches(answer);
-        var correct = numbers.Count > 0
-            && long.TryParse(numbers[^1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var got)
-            && got == problem.Result;
-        return (correct, wellFormed);
+        return (FinalAnswer(completion) == problem.Result, wellFormed);
+    }
+
+    /// <summary>
+    /// The last whole number after the first <c>&lt;/think&gt;</c> of a completion (a leading '-' counts when it is not
+    /// part of an operator between digits), or null when there is no closed reasoning or no number after it.
+    /// </summary>
+    public static long? FinalAnswer(string completion)
+    {
+        ArgumentNullException.ThrowIfNull(completion);
+        var close = completion.IndexOf("</think>", StringComparison.Ordinal);
+        if (close < 0) return null;
+        var numbers = NumberPattern().Matches(completion, close + "</think>".Length);
+        return numbers.Count > 0 && long.TryParse(numbers[^1].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var got) ? got : null;
     }
 
     private static long Number(Random rng, int digits)

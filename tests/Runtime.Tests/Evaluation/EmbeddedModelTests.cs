@@ -58,10 +58,7 @@ public sealed class EmbeddedModelTests
         var dir = EmbeddedModel.GetPath();
         using var checkpoint = Checkpoint.Open(dir);
         using var backend = new CpuBackend();
-        var evaluator = new ArithmeticEvaluator(new Transformer(backend, WeightMap.Bind(checkpoint), 512), BpeTokenizer.FromDirectory(dir), ChatFormats.FromTokenizerConfig(dir))
-        {
-            BatchSize = 48,
-        };
+        var evaluator = ArithmeticEvaluator.Open(backend, WeightMap.Bind(checkpoint), dir, maxPositions: 512);
         // A fixed held-out sample (never trained on); the full 1,000-problem figure is in the README (deepseek eval).
         var result = evaluator.Evaluate(ArithmeticTask.Sample(48, seed: 7, ArithmeticSplit.HeldOut, maxDigits: 3));
         Assert.True(result.FormatAccuracy >= 0.95, $"format accuracy {result.FormatAccuracy:P1}");
