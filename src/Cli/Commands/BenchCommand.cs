@@ -75,7 +75,7 @@ internal static class BenchCommand
     }
 
     /// <summary>Rates of one timed generation: prompt tokens over the time to the first token, later tokens over the rest.</summary>
-    private readonly record struct Timing(double PrefillRate, double DecodeRate, SpeculationStats Speculation);
+    private readonly record struct Timing(double PrefillRate, double DecodeRate, SpeculationStats Speculation, int DecodeTokens = 0);
 
     private static Dictionary<string, object?> Run(DirectoryInfo folder, BenchSettings s, CancellationToken ct)
     {
@@ -143,6 +143,17 @@ internal static class BenchCommand
             report["mtp_accepted_tokens"] = bestMtp.Speculation.Accepted;
             report["mtp_acceptance_rate"] = Round(bestMtp.Speculation.AcceptanceRate, 4);
             report["speedup"] = Round(bestMtp.DecodeRate / best.DecodeRate, 3);
+            // What a speculative step costs against a plain one: an accepted draft saves a step, so the MTP run took
+            // (decode tokens − accepted) steps per sequence. With every draft kept a step yields two tokens, so
+            // 2 ÷ this ratio bounds the speedup. Speculation only pays where a step's cost is mostly fixed (weights
+            // streamed from memory); where it is compute (weights resident in cache), each extra row costs nearly full price.
+            var steps = bestMtp.DecodeTokens - bestMtp.Speculation.Accepted;
+            if (steps > 0 && bestMtp.DecodeRate > 0)
+            {
+                var ratio = best.DecodeRate / (bestMtp.DecodeRate * steps / bestMtp.DecodeTokens);
+                report["mtp_step_cost_ratio"] = Round(ratio, 3);
+                report["mtp_speedup_at_full_acceptance"] = Round(2 / ratio, 3);
+            }
         }
         return report;
     }
@@ -177,7 +188,7 @@ internal static class BenchCommand
         var decode = clock.Elapsed - first;
         var promptTokens = requests.Sum(r => r.Prompt.Count);
         // The prefill step yields one token per sequence; every later token is decode.
-        return new Timing(promptTokens / Math.Max(first.TotalSeconds, 1e-9), (tokens - requests.Length) / Math.Max(decode.TotalSeconds, 1e-9), stats);
+        return new Timing(promptTokens / Math.Max(first.TotalSeconds, 1e-9), (tokens - requests.Length) / Math.Max(decode.TotalSeconds, 1e-9), stats, tokens - requests.Length);
     }
 
     private static double Round(double value, int digits = 2) => double.IsFinite(value) ? Math.Round(value, digits) : 0;

@@ -49,6 +49,9 @@ public sealed class BenchCommandTests
         // Two sequences of 6 tokens: each verifies at most one draft per token after the first.
         Assert.InRange(drafted, 1, 2 * 5);
         Assert.InRange(root.GetProperty("mtp_accepted_tokens").GetInt32(), 0, drafted);
+        var ratio = root.GetProperty("mtp_step_cost_ratio").GetDouble();
+        Assert.True(ratio > 0);
+        Assert.Equal(2 / ratio, root.GetProperty("mtp_speedup_at_full_acceptance").GetDouble(), 0.01);
         // A batch of two shares every weight and reads the union of the experts: more bytes per step than one token, fewer than two.
         var perToken = root.GetProperty("bytes_per_token").GetDouble();
         Assert.InRange(root.GetProperty("bytes_per_step").GetDouble(), perToken + 1, 2 * perToken - 1);
