@@ -11,6 +11,9 @@ namespace DeepSeek.Runtime.Model;
 /// </summary>
 public sealed class Gate
 {
+    /// <summary>Masks (sets to −∞) the choice scores [n_routed] of experts a token may not use.</summary>
+    internal delegate void ChoiceRestriction(Span<float> choice);
+
     private readonly ModelConfig _config;
     private readonly float[]? _bias;
 
@@ -30,7 +33,14 @@ public sealed class Gate
     /// Routes <paramref name="tokens"/> rows of <paramref name="logits"/> [tokens, n_routed]: writes the chosen
     /// expert ids [tokens, k] in choice order and their weights [tokens, k].
     /// </summary>
-    public void Route(ReadOnlySpan<float> logits, int tokens, Span<int> ids, Span<float> weights)
+    public void Route(ReadOnlySpan<float> logits, int tokens, Span<int> ids, Span<float> weights) => Route(logits, tokens, ids, weights, null);
+
+    /// <summary>
+    /// As <see cref="Route(ReadOnlySpan{float}, int, Span{int}, Span{float})"/>, with <paramref name="restrict"/> applied to
+    /// each token's choice scores after the group limit and before top-k (e.g. expert parallelism's node limit): it sets the
+    /// experts a token may not use to −∞.
+    /// </summary>
+    internal void Route(ReadOnlySpan<float> logits, int tokens, Span<int> ids, Span<float> weights, ChoiceRestriction? restrict)
     {
         var n = _config.NRoutedExperts;
         var k = _config.NumExpertsPerTok;
@@ -45,6 +55,7 @@ public sealed class Gate
             if (_config.TopKMethod == TopKMethod.NoAuxTc)
                 for (var e = 0; e < n; e++) choice[e] += _bias![e];
             if (_config.TopKMethod != TopKMethod.Greedy && _config.NGroup > 1) MaskGroups(choice);
+            restrict?.Invoke(choice);
 
             var tIds = ids.Slice(t * k, k);
             var tWeights = weights.Slice(t * k, k);
