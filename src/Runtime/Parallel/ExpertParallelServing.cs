@@ -15,8 +15,9 @@ namespace DeepSeek.Runtime.Distributed;
 /// <remarks>
 /// <para>Protocol: before each MoE layer call the leader broadcasts a command naming the layer (main or MTP block), and
 /// every follower calls that layer's collective forward with 0 rows of its own, so the call order always matches; a
-/// negative layer tells the followers to return. The command also carries the config's shape, so ranks that loaded
-/// different checkpoints fail with a clear error instead of exchanging garbage.</para>
+/// negative layer tells the followers to return. The command also carries the config's shape and a fingerprint of the
+/// layer's router weights, so ranks that loaded different checkpoints fail with a clear error instead of exchanging
+/// garbage.</para>
 /// <para>Requests may run on several threads, but a collective must be entered in the same order on every rank, so the
 /// leader serialises MoE calls (broadcast + forward under one lock). Each call carries only its own request's tokens,
 /// so the results equal the single-process model's (bit for bit on the CPU backend).</para>
@@ -25,7 +26,7 @@ namespace DeepSeek.Runtime.Distributed;
 /// </remarks>
 public sealed class ExpertParallelServing : IDisposable
 {
-    private const int CommandLength = 4;   // [layer, hidden_size, n_routed_experts, num_experts_per_tok]
+    private const int CommandLength = 5;   // [layer, hidden_size, n_routed_experts, num_experts_per_tok, router fingerprint]
 
     private readonly ICommunicator _group;
     private readonly int _maxRanksPerToken;
@@ -60,7 +61,7 @@ public sealed class ExpertParallelServing : IDisposable
         if (!IsLeader)
             throw new InvalidOperationException($"rank {_group.Rank} serves experts (ServeExperts); only rank 0 builds the model's layers");
         ArgumentOutOfRangeException.ThrowIfNegative(layer);
-        return new LeaderLayer(this, new ExpertParallelMoe(backend, config, weights, _group, _maxRanksPerToken), layer, config);
+        return new LeaderLayer(this, new ExpertParallelMoe(backend, config, weights, _group, _maxRanksPerToken), layer, config, Fingerprint(weights));
     }
 
     /// <summary>
@@ -70,7 +71,8 @@ public sealed class ExpertParallelServing : IDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">Called on rank 0.</exception>
     /// <exception cref="ArgumentException">The experts do not divide evenly over the group.</exception>
-    /// <exception cref="ModelConfigException">The leader runs a different model (layer or shape mismatch).</exception>
+    /// <exception cref="ModelConfigException">The leader runs a model of another shape (hidden size, experts, MoE layers).</exception>
+    /// <exception cref="CheckpointFormatException">The leader's router weights differ: it loaded another checkpoint.</exception>
     /// <exception cref="CommunicatorException">The group failed (another rank aborted, or the communicator broke).</exception>
     public void ServeExperts(IComputeBackend backend, WeightMap weights, CancellationToken cancellationToken = default)
     {
@@ -78,9 +80,9 @@ public sealed class ExpertParallelServing : IDisposable
         ArgumentNullException.ThrowIfNull(weights);
         if (IsLeader) throw new InvalidOperationException("rank 0 runs the model; ServeExperts is for the other ranks of the group");
         var config = weights.Config;
-        var layers = new Dictionary<int, ExpertParallelMoe>();
+        var layers = new Dictionary<int, (ExpertParallelMoe Moe, int Fingerprint)>();
         foreach (var block in weights.Blocks.Concat(weights.Mtp.Select(m => m.Block)))
-            if (block.Moe is { } moe) layers[block.Layer] = new ExpertParallelMoe(backend, config, moe, _group, _maxRanksPerToken);
+            if (block.Moe is { } moe) layers[block.Layer] = (new ExpertParallelMoe(backend, config, moe, _group, _maxRanksPerToken), Fingerprint(moe));
 
         var none = backend.Allocate(0, config.HiddenSize);   // (0, hidden): a follower has no tokens of its own
         var command = new int[CommandLength];
@@ -95,7 +97,10 @@ public sealed class ExpertParallelServing : IDisposable
                     $"rank {_group.Rank} loaded {config.HiddenSize}, {config.NRoutedExperts}, {config.NumExpertsPerTok}: every rank must load the same checkpoint");
             if (!layers.TryGetValue(layer, out var moeLayer))
                 throw new ModelConfigException("num_hidden_layers", $"rank 0 asked for MoE layer {layer}, which rank {_group.Rank}'s checkpoint does not have as an MoE layer: every rank must load the same checkpoint");
-            moeLayer.Forward(none);
+            if (command[4] != moeLayer.Fingerprint)
+                throw new CheckpointFormatException($"rank 0's router weights of layer {layer} differ from rank {_group.Rank}'s: every rank must load the same checkpoint",
+                    tensor: $"model.layers.{layer}.mlp.gate.weight");
+            moeLayer.Moe.Forward(none);
         }
     }
 
@@ -116,11 +121,23 @@ public sealed class ExpertParallelServing : IDisposable
         }
     }
 
+    /// <summary>
+    /// FNV-1a over the router's weights and bias: small, replicated on every rank and different between any two trained
+    /// checkpoints, so equal fingerprints mean the ranks route alike. (string.GetHashCode/HashCode are per-process random.)
+    /// </summary>
+    private static int Fingerprint(MoeWeights weights)
+    {
+        var hash = 2166136261u;
+        foreach (var v in weights.Gate.ToFloatArray().Concat(weights.GateBias?.ToFloatArray() ?? []))
+            hash = (hash ^ BitConverter.SingleToUInt32Bits(v)) * 16777619u;
+        return unchecked((int)hash);
+    }
+
     /// <summary>Stops the followers (<see cref="Stop"/>) when this is the leader; the group is the caller's to dispose.</summary>
     public void Dispose() => Stop();
 
     /// <summary>Rank 0's view of one MoE layer: announce it, then run the collective forward.</summary>
-    private sealed class LeaderLayer(ExpertParallelServing owner, ExpertParallelMoe moe, int layer, ModelConfig config) : IMoeLayer
+    private sealed class LeaderLayer(ExpertParallelServing owner, ExpertParallelMoe moe, int layer, ModelConfig config, int fingerprint) : IMoeLayer
     {
         public ComputeTensor Forward(ComputeTensor x, int layerIndex, ForwardTrace? trace, ActivationScratch? scratch = null)
         {
@@ -133,6 +150,7 @@ public sealed class ExpertParallelServing : IDisposable
                 command[1] = config.HiddenSize;
                 command[2] = config.NRoutedExperts;
                 command[3] = config.NumExpertsPerTok;
+                command[4] = fingerprint;
                 owner._group.Broadcast<int>(command, root: 0);
                 try
                 {

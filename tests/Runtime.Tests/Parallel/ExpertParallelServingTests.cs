@@ -151,4 +151,32 @@ public sealed class ExpertParallelServingTests
         }));
         Assert.Equal(0, failure.FailedRank);
     }
+
+    [Fact]
+    public void A_follower_with_another_checkpoint_fails_with_a_clear_error_and_the_leader_does_not_hang()
+    {
+        using var embedded = Checkpoint.Open(EmbeddedModel.GetPath());
+        using var other = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
+        var (leaderWeights, followerWeights) = (WeightMap.Bind(embedded), WeightMap.Bind(other));
+        // Same shapes (hidden size, experts, layers), different weights: only the router fingerprint can tell them apart.
+        Assert.Equal(leaderWeights.Config.HiddenSize, followerWeights.Config.HiddenSize);
+        var prompt = Prompt(5, 8, leaderWeights.Config.VocabSize);
+
+        var failure = Assert.Throws<RankFailedException>(() => Ranks.Run(2, c =>
+        {
+            using var backend = new CpuBackend(threads: 1);
+            var serving = new ExpertParallelServing(c);
+            if (!serving.IsLeader)
+            {
+                serving.ServeExperts(backend, followerWeights);
+                return;
+            }
+            var model = new Transformer(backend, leaderWeights, Positions, MlaMode.Absorbed, serving.CreateLayer);
+            // The follower rejects the first command; the leader's collectives must then fail instead of waiting for it.
+            Assert.ThrowsAny<CommunicatorException>(() => new Generator(model, eosTokenIds: []).Complete(prompt, SamplingOptions.Greedy with { MaxTokens = 4 }));
+        }));
+        Assert.Equal(1, failure.FailedRank);
+        var cause = Assert.IsType<CheckpointFormatException>(failure.InnerException);
+        Assert.Contains("every rank must load the same checkpoint", cause.Message);
+    }
 }
