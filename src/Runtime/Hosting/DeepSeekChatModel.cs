@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute;
+using DeepSeek.Runtime.Distributed;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tokenization;
@@ -37,7 +38,27 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     /// <exception cref="ModelConfigException"><c>config.json</c> is invalid.</exception>
     /// <exception cref="TokenizerFormatException"><c>tokenizer.json</c> is invalid.</exception>
     /// <exception cref="ChatTemplateException"><c>tokenizer_config.json</c> has no supported chat template.</exception>
-    public static DeepSeekChatModel Load(string modelDirectory, DeepSeekModelOptions? options = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    public static DeepSeekChatModel Load(string modelDirectory, DeepSeekModelOptions? options = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null) =>
+        LoadCore(modelDirectory, options, moeLayers: null, loggerFactory, meterFactory);
+
+    /// <summary>
+    /// Loads <paramref name="modelDirectory"/> as rank 0 of an expert-parallel group: every MoE layer binds only this rank's
+    /// routed experts and runs with the other ranks, which must be in <see cref="ExpertParallelServing.ServeExperts"/> on the
+    /// same checkpoint. Generates exactly what <see cref="Load"/> does. The group stays the caller's: call
+    /// <see cref="ExpertParallelServing.Stop"/> after the last request, then dispose the communicator.
+    /// </summary>
+    /// <exception cref="ArgumentException">This is not rank 0 of <paramref name="experts"/>, or the model's routed experts do not divide over the group.</exception>
+    /// <inheritdoc cref="Load" path="/exception"/>
+    public static DeepSeekChatModel LoadExpertParallel(string modelDirectory, ExpertParallelServing experts, DeepSeekModelOptions? options = null,
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(experts);
+        if (!experts.IsLeader)
+            throw new ArgumentException($"rank {experts.Group.Rank} of the expert-parallel group serves experts (ExpertParallelServing.ServeExperts); only rank 0 loads the chat model", nameof(experts));
+        return LoadCore(modelDirectory, options, experts.CreateLayer, loggerFactory, meterFactory);
+    }
+
+    private static DeepSeekChatModel LoadCore(string modelDirectory, DeepSeekModelOptions? options, MoeLayerFactory? moeLayers, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         options ??= new DeepSeekModelOptions();
@@ -66,7 +87,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
             var format = ChatFormats.FromTokenizerConfig(dir);
             var context = Math.Min(options.ContextLength, config.MaxPositionEmbeddings);
             backend = factory.Create(options.Threads);
-            var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
+            var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed, moeLayers);
             var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
             var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context, tokenizer.VocabSize);
             var id = string.IsNullOrWhiteSpace(options.ModelId) ? Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)) : options.ModelId;

@@ -11,8 +11,8 @@ public sealed class Block
     private readonly ComputeWeight _attnNorm, _ffnNorm;
     private readonly float _eps;
 
-    /// <summary>Binds the block's weights.</summary>
-    public Block(IComputeBackend backend, ModelConfig config, BlockWeights w, RopeTable rope, MlaMode mode)
+    /// <summary>Binds the block's weights; an MoE layer is built by <paramref name="moeLayers"/> when given, else a single-process <see cref="Model.Moe"/>.</summary>
+    public Block(IComputeBackend backend, ModelConfig config, BlockWeights w, RopeTable rope, MlaMode mode, MoeLayerFactory? moeLayers = null)
     {
         _backend = backend;
         Layer = w.Layer;
@@ -20,7 +20,7 @@ public sealed class Block
         _attnNorm = backend.Bind(w.AttnNorm);
         _ffnNorm = backend.Bind(w.FfnNorm);
         Attention = w.Mla is { } mla ? new Mla(backend, config, mla, rope, mode) : new Gqa(backend, config, w.Gqa!, rope);
-        if (w.Moe is { } moe) Moe = new Moe(backend, config, moe);
+        if (w.Moe is { } moe) MoeLayer = moeLayers is null ? Moe = new Moe(backend, config, moe) : moeLayers(backend, config, moe, w.Layer);
         else Mlp = new Mlp(backend, w.Mlp!);
     }
 
@@ -33,8 +33,11 @@ public sealed class Block
     /// <summary>The dense MLP (layers below <c>first_k_dense_replace</c>, dense models).</summary>
     public Mlp? Mlp { get; }
 
-    /// <summary>The MoE layer.</summary>
+    /// <summary>The single-process MoE layer (null when a <see cref="MoeLayerFactory"/> built <see cref="MoeLayer"/>).</summary>
     public Moe? Moe { get; }
+
+    /// <summary>The MoE layer the block runs: <see cref="Moe"/>, or what the <see cref="MoeLayerFactory"/> built.</summary>
+    public IMoeLayer? MoeLayer { get; }
 
     /// <summary>Updates <paramref name="x"/> [T, hidden] in place; activations from <paramref name="scratch"/> when given.</summary>
     public void Forward(ComputeTensor x, ReadOnlySpan<TokenSlot> slots, LayerCache cache, ForwardTrace? trace, ActivationScratch? scratch = null)
@@ -44,6 +47,6 @@ public sealed class Block
         _backend.RmsNorm(x, _attnNorm, _eps, h);
         _backend.Add(x, Attention.Forward(h, slots, cache, scratch));
         _backend.RmsNorm(x, _ffnNorm, _eps, h);
-        _backend.Add(x, Moe is not null ? Moe.Forward(h, Layer, trace, scratch) : Mlp!.Forward(h, scratch));
+        _backend.Add(x, MoeLayer is not null ? MoeLayer.Forward(h, Layer, trace, scratch) : Mlp!.Forward(h, scratch));
     }
 }

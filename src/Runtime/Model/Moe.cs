@@ -7,7 +7,7 @@ namespace DeepSeek.Runtime.Model;
 /// DeepSeekMoE layer: route each token to top-k routed experts (<see cref="Gate"/>), run each expert on the tokens
 /// it received (dispatch), add the weighted outputs back (combine), plus the shared experts with weight 1.
 /// </summary>
-public sealed class Moe
+public sealed class Moe : IMoeLayer
 {
     private readonly IComputeBackend _backend;
     private readonly ComputeWeight _gateWeight;

@@ -16,8 +16,12 @@ public sealed class Mtp
     private readonly Block _block;
     private readonly float _eps;
 
-    /// <summary>Binds the module; its embedding and head default to the main model's when the checkpoint omits them.</summary>
-    public Mtp(IComputeBackend backend, ModelConfig config, MtpWeights w, ComputeWeight mainEmbed, ComputeWeight mainHead, RopeTable rope, MlaMode mode)
+    /// <summary>
+    /// Binds the module; its embedding and head default to the main model's when the checkpoint omits them. The block's MoE
+    /// layer comes from <paramref name="moeLayers"/> when given.
+    /// </summary>
+    public Mtp(IComputeBackend backend, ModelConfig config, MtpWeights w, ComputeWeight mainEmbed, ComputeWeight mainHead, RopeTable rope, MlaMode mode,
+        MoeLayerFactory? moeLayers = null)
     {
         _backend = backend;
         Layer = w.Layer;
@@ -28,7 +32,7 @@ public sealed class Mtp
         _headNorm = backend.Bind(w.HeadNorm);
         _embed = w.Embed is null ? mainEmbed : backend.Bind(w.Embed);
         _head = w.Head is null ? mainHead : backend.Bind(w.Head);
-        _block = new Block(backend, config, w.Block, rope, mode);
+        _block = new Block(backend, config, w.Block, rope, mode, moeLayers);
     }
 
     /// <summary>Layer index of the module.</summary>

@@ -22,8 +22,12 @@ public sealed class Transformer
     private readonly Block[] _blocks;
     private readonly float _eps;
 
-    /// <summary>Binds every weight of <paramref name="weights"/>; RoPE is tabulated for <paramref name="maxPositions"/> positions.</summary>
-    public Transformer(IComputeBackend backend, WeightMap weights, int maxPositions, MlaMode mlaMode = MlaMode.Absorbed)
+    /// <summary>
+    /// Binds every weight of <paramref name="weights"/>; RoPE is tabulated for <paramref name="maxPositions"/> positions.
+    /// MoE layers (main and MTP blocks) are built by <paramref name="moeLayers"/> when given — e.g. expert-parallel layers
+    /// that bind only this rank's experts — else as single-process <see cref="Moe"/> layers.
+    /// </summary>
+    public Transformer(IComputeBackend backend, WeightMap weights, int maxPositions, MlaMode mlaMode = MlaMode.Absorbed, MoeLayerFactory? moeLayers = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(weights);
@@ -36,8 +40,8 @@ public sealed class Transformer
         _embed = backend.Bind(weights.Embed);
         _norm = backend.Bind(weights.Norm);
         _head = weights.LmHead is null ? _embed : backend.Bind(weights.LmHead);
-        _blocks = weights.Blocks.Select(w => new Block(backend, Config, w, rope, mlaMode)).ToArray();
-        Mtp = weights.Mtp.Select(w => new Mtp(backend, Config, w, _embed, _head, rope, mlaMode)).ToArray();
+        _blocks = weights.Blocks.Select(w => new Block(backend, Config, w, rope, mlaMode, moeLayers)).ToArray();
+        Mtp = weights.Mtp.Select(w => new Mtp(backend, Config, w, _embed, _head, rope, mlaMode, moeLayers)).ToArray();
     }
 
     /// <summary>The model config.</summary>

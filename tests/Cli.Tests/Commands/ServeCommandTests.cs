@@ -64,4 +64,18 @@ public sealed class ServeCommandTests(TinyChatModelFixture fixture) : IClassFixt
         Assert.Contains("ModelPath", error);
         Assert.DoesNotContain("   at ", error);
     }
+
+    [Theory]
+    [InlineData("0", "--expert-parallel must be at least 1")]
+    [InlineData("3", "--expert-parallel 3 must divide the model's 4 routed experts (n_routed_experts)")]
+    [InlineData("2", "not started by an MPI launcher")]   // this test process is not under mpirun (or has no Open MPI at all)
+    public async Task Expert_parallel_that_cannot_run_fails_at_start_with_one_line(string experts, string expected)
+    {
+        var (exit, _, error) = await CliRun.RunAsync("serve", "--model", fixture.ModelPath, "--urls", $"http://127.0.0.1:{FreePort()}", "--expert-parallel", experts);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", error);
+        if (experts != "2" || error.Contains("launcher", StringComparison.Ordinal)) Assert.Contains(expected, error);
+        else Assert.Contains("MPI", error);   // Open MPI's library is missing here: the other MpiUnavailableException message
+        Assert.DoesNotContain("   at ", error);
+    }
 }

@@ -60,6 +60,23 @@ internal static class MpiRun
 
     public static Result Start(int ranks, string[] command, string? workingDirectory = null)
     {
+        var info = Info(ranks, command, workingDirectory);
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(Bound))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"mpirun -np {ranks} {string.Join(' ', command)} did not end within {Bound}");
+        }
+        process.WaitForExit();
+        return new Result(process.ExitCode, output.Result + error.Result, watch.Elapsed);
+    }
+
+    /// <summary><c>mpirun -np N --oversubscribe COMMAND</c> on loopback only, output redirected, not started.</summary>
+    public static ProcessStartInfo Info(int ranks, string[] command, string? workingDirectory = null)
+    {
         var info = new ProcessStartInfo(Launcher!)
         {
             RedirectStandardOutput = true,
@@ -76,17 +93,7 @@ internal static class MpiRun
         info.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         info.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         info.Environment["TERM"] = "dumb";
-        var watch = Stopwatch.StartNew();
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Bound))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"mpirun -np {ranks} {string.Join(' ', command)} did not end within {Bound}");
-        }
-        process.WaitForExit();
-        return new Result(process.ExitCode, output.Result + error.Result, watch.Elapsed);
+        return info;
     }
 
     private static string? FindOnPath(string name) =>
