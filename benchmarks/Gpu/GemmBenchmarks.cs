@@ -156,5 +156,5 @@ internal sealed class GemmBenchmarks(CudaBackend gpu, GpuTimer timer, Random rng
 
     private static uint Blocks(int extent) => (uint)Math.Max(1, (extent + Tile - 1) / Tile);
 
-    private static double Tflops(long m, long n, long k, double ms) => 2.0 * m * n * k / (ms * 1e-3) / 1e12;
+    private static double? Tflops(long m, long n, long k, double ms) => ms > 0 ? 2.0 * m * n * k / (ms * 1e-3) / 1e12 : null;
 }

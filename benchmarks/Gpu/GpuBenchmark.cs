@@ -43,7 +43,8 @@ public static class GpuBenchmark
         {
             gpu = openGpu();
         }
-        catch (Exception e) when (e is CudaUnavailableException or CudaException or NotSupportedException or DllNotFoundException)
+        // ArgumentOutOfRangeException: the driver loaded but sees no device 0.
+        catch (Exception e) when (e is CudaUnavailableException or CudaException or NotSupportedException or DllNotFoundException or ArgumentOutOfRangeException)
         {
             error.WriteLine($"gpu-bench: no usable GPU, nothing measured: {OneLine(e.Message)}");
             return ExitCodes.NoGpu;

@@ -49,7 +49,7 @@ internal sealed class MlaDecodeBenchmark(CudaBackend gpu, GpuTimer timer, Random
         var check = HostData.Compare($"mla_attend B={s.Batch} L={s.Context} H={s.Heads}", expected.ToArray(), actual.ToArray(), 1e-4);
         var ms = timer.Measure(Launch);
         var bytes = rows * width * sizeof(float);
-        return new BenchmarkRow("mla", "mla_attend", $"B={s.Batch} L={s.Context} H={s.Heads} latent={s.Latent}+{s.Rope}", ms, null, bytes / (ms * 1e-3) / 1e9, check)
+        return new BenchmarkRow("mla", "mla_attend", $"B={s.Batch} L={s.Context} H={s.Heads} latent={s.Latent}+{s.Rope}", ms, null, ms > 0 ? bytes / (ms * 1e-3) / 1e9 : null, check)
         {
             Dimensions = new Dictionary<string, long> { ["batch"] = s.Batch, ["context"] = s.Context, ["heads"] = s.Heads, ["latent"] = s.Latent, ["rope"] = s.Rope, ["cache_bytes"] = bytes },
         };
