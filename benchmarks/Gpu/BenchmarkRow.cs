@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace DeepSeek.Benchmarks.Gpu;
 
 /// <summary>One timed kernel at one shape, after its correctness check passed.</summary>
@@ -8,7 +10,7 @@ namespace DeepSeek.Benchmarks.Gpu;
 /// <param name="Tflops">Useful FLOPs (2·M·N·K) per second, in 10¹²; null where the figure is bandwidth.</param>
 /// <param name="GBs">Bytes per second in 10⁹ (for MLA: the latent cache read once); null for GEMMs.</param>
 /// <param name="Check">What the correctness check compared and its largest error.</param>
-public sealed record BenchmarkRow(string Section, string Kernel, string Shape, double Milliseconds, double? Tflops, double? GBs, string Check)
+public sealed record BenchmarkRow(string Section, string Kernel, string Shape, double Milliseconds, double? Tflops, [property: JsonPropertyName("gbs")] double? GBs, string Check)
 {
     /// <summary>M, N, K (GEMMs), or batch, context length, heads (MLA).</summary>
     public IReadOnlyDictionary<string, long> Dimensions { get; init; } = new Dictionary<string, long>();

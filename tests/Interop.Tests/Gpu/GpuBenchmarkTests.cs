@@ -89,6 +89,8 @@ public sealed class GpuBenchmarkTests
             Assert.All(results.Where(r => r.GetProperty("kernel").GetString()!.StartsWith("fp8", StringComparison.Ordinal)),
                 r => Assert.StartsWith("bit-exact", r.GetProperty("check").GetString(), StringComparison.Ordinal));
             Assert.All(results, r => Assert.True(r.GetProperty("milliseconds").GetDouble() > 0));
+            Assert.True(results.Single(r => r.GetProperty("section").GetString() == "mla").GetProperty("gbs").GetDouble() > 0);
+            Assert.All(results.Where(r => r.GetProperty("section").GetString() != "mla"), r => Assert.True(r.GetProperty("dimensions").GetProperty("k").GetInt64() > 0));
             var e2e = report.RootElement.GetProperty("e2e");
             Assert.Equal(2, e2e.GetProperty("layers").GetInt32());
             Assert.True(e2e.GetProperty("decode_tokens_per_s").GetDouble() > 0);
