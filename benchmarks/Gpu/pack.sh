@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2012  # ls over version-named SDK folders
 # Prepares .gpu-bundle/ at the repository root for a GPU machine that has no .NET (the device machines' 'cuda' image
 # ships CUDA, PyTorch and Python, not dotnet, and cannot download): run it HERE, on a machine with the .NET SDK, then
 # name .gpu-bundle in the device tool's carry. run-on-gpu.sh unpacks it there.
@@ -35,8 +36,9 @@ cp -r "$fxr" "$stage/dotnet/host/fxr/"
 cp -r "$fx" "$stage/dotnet/shared/Microsoft.NETCore.App/"
 # Debugger and crash-dump support only.
 rm -f "$stage"/dotnet/shared/Microsoft.NETCore.App/*/{libmscordaccore.so,libmscordbi.so,createdump}
-# vstest.console and what its deps.json names; no localised resources, no .NET Framework test host.
-(cd "$sdk" && cp -r vstest.console.* testhost* datacollector.* Newtonsoft.Json.dll Microsoft.Extensions.FileSystemGlobbing.dll \
+# vstest.console, what its deps.json names, and DependencyModel (loaded when it starts the test host; found missing by a
+# FORCE_BUNDLE=1 run of run-on-gpu.sh); no localised resources, no .NET Framework test host.
+(cd "$sdk" && cp -r vstest.console.* testhost* datacollector.* Newtonsoft.Json.dll Microsoft.Extensions.FileSystemGlobbing.dll Microsoft.Extensions.DependencyModel.dll \
     Microsoft.TestPlatform.*.dll Microsoft.VisualStudio.TestPlatform.*.dll Extensions "$stage/dotnet/vstest/")
 tar -C "$stage" -cf - dotnet | xz -9 -T2 > "$bundle/dotnet.tar.xz"
 # No symbols, XML docs, satellite resources, Windows natives, or the embedded chat model (the GPU tests use tests/TestData).

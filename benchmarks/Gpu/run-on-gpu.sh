@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # the phase functions are called as "run_$p", which shellcheck cannot follow
 # The GPU measurements of issue 9 in one command, on a machine with an NVIDIA GPU (sm_80 or newer), from anywhere:
 #
 #   benchmarks/Gpu/run-on-gpu.sh [tests] [kernels] [torch] [e2e]      (no phase named: all four, in that order)
@@ -74,7 +75,8 @@ setup_dotnet() {
             untar .gpu-bundle/dotnet.tar.xz "$home" || return 1
         fi
         untar .gpu-bundle/apps.tar.xz "$root" || return 1
-        export DOTNET_ROOT="$home/dotnet" DOTNET_MULTILEVEL_LOOKUP=0
+        # On PATH too: vstest starts the test host through a `dotnet` muxer.
+        export DOTNET_ROOT="$home/dotnet" DOTNET_MULTILEVEL_LOOKUP=0 PATH="$home/dotnet:$PATH"
         DOTNET="$home/dotnet/dotnet"
         echo "== no .NET SDK here: using the carried .gpu-bundle (runtime $("$DOTNET" --list-runtimes | head -1))"
     else
