@@ -128,7 +128,7 @@ run_e2e() {
     "$DOTNET" "$BENCH_DLL" --sections e2e --e2e-layers "$E2E_LAYERS" --e2e-dtype "$E2E_DTYPE" "${model[@]}" \
         --prompt-tokens "$PROMPT_TOKENS" --gen-tokens "$GEN_TOKENS" --json "$OUT/e2e.json"
     rc=$?
-    if [[ $rc -eq 0 && "$MODE" == sdk ]] && dotnet run --project src/Cli -c Release -- bench --help 2>/dev/null | grep -q -- '--backend'; then
+    if [[ $rc -eq 0 && "$MODE" == sdk ]]; then
         dotnet run --project src/Cli -c Release -- bench --backend cuda --model "$E2E_DIR" \
             --prompt-tokens "$PROMPT_TOKENS" --gen-tokens "$GEN_TOKENS" --runs 3 --json > "$OUT/cli-bench.json" || rc=$?
     fi
