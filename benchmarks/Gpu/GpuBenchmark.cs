@@ -104,7 +104,8 @@ public static class GpuBenchmark
                 e2e = new DecodeBenchmark(gpu, options, output).Run();
                 foreach (var (key, value) in e2e) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"e2e      {key,-24} {value}"));
             }
-            catch (Exception e) when (e is CudaException or IOException or ArgumentException or InvalidOperationException or OutOfMemoryException or FormatException)
+            catch (Exception e) when (e is CudaException or IOException or ArgumentException or InvalidOperationException or OutOfMemoryException
+                or FormatException or Runtime.Checkpoints.CheckpointFormatException or Runtime.Checkpoints.ModelConfigException)
             {
                 errors.Add($"e2e: {OneLine(e.Message)}");
                 output.WriteLine($"e2e      ERROR: {OneLine(e.Message)}");

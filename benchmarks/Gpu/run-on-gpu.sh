@@ -124,7 +124,8 @@ run_torch() {
 run_e2e() {
     setup_dotnet || return 1
     local model=(--e2e-dir "$E2E_DIR") rc
-    [[ -f "$E2E_DIR/config.json" ]] && model=(--e2e-model "$E2E_DIR")
+    # Reused only when gpu-bench finished writing it (a call cut off by the time limit leaves no marker).
+    [[ -f "$E2E_DIR/.synth-complete" ]] && model=(--e2e-model "$E2E_DIR")
     "$DOTNET" "$BENCH_DLL" --sections e2e --e2e-layers "$E2E_LAYERS" --e2e-dtype "$E2E_DTYPE" "${model[@]}" \
         --prompt-tokens "$PROMPT_TOKENS" --gen-tokens "$GEN_TOKENS" --json "$OUT/e2e.json"
     rc=$?
