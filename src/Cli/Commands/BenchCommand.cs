@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DeepSeek.Runtime.Checkpoints;
+using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Diagnostics;
 using DeepSeek.Runtime.Evaluation;
@@ -14,10 +15,11 @@ using DeepSeek.Runtime.Tokenization;
 namespace DeepSeek.Cli.Commands;
 
 /// <summary>
-/// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--speculative none|mtp]
+/// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--backend cpu|cuda] [--speculative none|mtp]
 /// [--task random|arithmetic] [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random
 /// prompts, or on the model's own arithmetic task rendered through its tokenizer and chat format (greedy, no EOS), this
-/// machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README).
+/// machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README). With <c>--backend cuda</c>
+/// the same generation runs on the GPU; the CPU probes are then left out (their fields are null): gpu-bench measures the GPU's.
 /// </summary>
 internal static class BenchCommand
 {
@@ -34,10 +36,11 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompt tokens.", DefaultValueFactory = _ => 1 };
         var probeMs = new Option<int>("--probe-ms") { Description = "Duration of each machine probe (bandwidth, FMA peak) in ms.", DefaultValueFactory = _ => 1000 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var backendName = CliOptions.Backend();
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Measure prefill and decode speed against this machine's bandwidth and FMA peak.")
         {
-            model, promptTokens, genTokens, batch, threads, speculative, task, runs, seed, probeMs, json, verbose,
+            model, promptTokens, genTokens, batch, threads, speculative, task, runs, seed, probeMs, json, backendName, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -48,7 +51,7 @@ internal static class BenchCommand
             var taskName = parse.GetValue(task);
             if (taskName is not ("random" or "arithmetic")) throw new ArgumentException($"--task must be random or arithmetic (got '{taskName}')");
             var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
-                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs), taskName == "arithmetic");
+                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs), taskName == "arithmetic", parse.GetValue(backendName) ?? "cpu");
             settings.Validate();
             var report = Run(folder, settings, ct);
             var output = parse.InvocationConfiguration.Output;
@@ -61,7 +64,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs, bool Arithmetic = false)
+    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs, bool Arithmetic = false, string Backend = "cpu")
     {
         public void Validate()
         {
@@ -85,7 +88,8 @@ internal static class BenchCommand
         if (s.Mtp && config.NumNextNPredictLayers == 0)
             throw new ArgumentException("--speculative mtp: the model has no MTP layer (num_nextn_predict_layers = 0)");
 
-        using var backend = new CpuBackend(s.Threads);
+        using var backend = ComputeBackends.Create(s.Backend, s.Threads);
+        var cpu = backend as CpuBackend;
         var prompts = s.Arithmetic ? ArithmeticPrompts(folder, s) : RandomPrompts(config.VocabSize, s);
         var longest = prompts.Max(p => p.Length);
         var context = longest + s.GenTokens;
@@ -113,28 +117,30 @@ internal static class BenchCommand
             bestMtp = m.DecodeRate > bestMtp.DecodeRate ? m : bestMtp;
         }
 
-        var limits = MachineLimits.Measure(backend.Threads, TimeSpan.FromMilliseconds(s.ProbeMs));
+        // The probes measure this CPU's memory and FMA peak: no roofline for another backend's device.
+        MachineLimits? limits = cpu is null ? null : MachineLimits.Measure(cpu.Threads, TimeSpan.FromMilliseconds(s.ProbeMs));
         var cost = ModelCost.For(checkpoint);
         var bytesPerStep = cost.DecodeBytesPerStep(s.Batch);
         var prefillFlops = cost.PrefillFlopsPerToken(s.PromptTokens);
         var report = new Dictionary<string, object?>
         {
             ["model"] = folder.ToString(),   // as given on the command line
-            ["threads"] = backend.Threads,
+            ["backend"] = backend.Name,
+            ["threads"] = cpu?.Threads,
             ["batch"] = s.Batch,
             ["prompt_tokens"] = s.Arithmetic ? (int)Math.Round(prompts.Average(p => p.Length)) : s.PromptTokens,
             ["gen_tokens"] = s.GenTokens,
             ["prefill_tokens_per_s"] = Round(best.PrefillRate),
             ["decode_tokens_per_s"] = Round(best.DecodeRate),
-            ["bandwidth_gbs"] = Round(limits.BandwidthGBs),
-            ["peak_gflops"] = Round(limits.PeakGflops),
-            ["vector_bits"] = limits.VectorBits,
+            ["bandwidth_gbs"] = limits is null ? null : Round(limits.BandwidthGBs),
+            ["peak_gflops"] = limits is null ? null : Round(limits.PeakGflops),
+            ["vector_bits"] = limits?.VectorBits,
             ["bytes_per_token"] = Math.Round(cost.DecodeBytesPerToken),
             ["bytes_per_step"] = Math.Round(bytesPerStep),
             ["flops_per_token"] = Math.Round(prefillFlops),
             // Steps per second × bytes per step (= tok/s × bytes/token at batch 1) over what memory can deliver.
-            ["decode_roofline_fraction"] = Round(bytesPerStep * (best.DecodeRate / s.Batch) / (limits.BandwidthGBs * 1e9), 4),
-            ["prefill_roofline_fraction"] = Round(prefillFlops * best.PrefillRate / (limits.PeakGflops * 1e9), 4),
+            ["decode_roofline_fraction"] = limits is null ? null : Round(bytesPerStep * (best.DecodeRate / s.Batch) / (limits.BandwidthGBs * 1e9), 4),
+            ["prefill_roofline_fraction"] = limits is null ? null : Round(prefillFlops * best.PrefillRate / (limits.PeakGflops * 1e9), 4),
         };
         if (mtp is not null)
         {

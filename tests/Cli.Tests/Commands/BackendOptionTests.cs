@@ -21,12 +21,16 @@ public class BackendOptionTests
     [Theory]
     [InlineData("generate")]
     [InlineData("chat")]
+    [InlineData("bench")]
     public async Task Cuda_without_a_driver_is_one_error_line(string command)
     {
         if (CudaDriverLibrary.IsAvailable) return;   // a GPU machine runs it for real
-        string[] args = command == "generate"
-            ? ["generate", "--model", Model, "--tokens", "1,2,3", "--backend", "cuda"]
-            : ["chat", "--model", Model, "hello", "--backend", "cuda"];
+        string[] args = command switch
+        {
+            "generate" => ["generate", "--model", Model, "--tokens", "1,2,3", "--backend", "cuda"],
+            "bench" => ["bench", "--model", Model, "--prompt-tokens", "3", "--gen-tokens", "2", "--backend", "cuda", "--json"],
+            _ => ["chat", "--model", Model, "hello", "--backend", "cuda"],
+        };
         var (exit, output, error) = await CliRun.RunAsync(args);
         Assert.Equal(1, exit);
         Assert.Equal("", output);
