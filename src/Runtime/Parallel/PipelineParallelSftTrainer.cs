@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using DeepSeek.Runtime.Distributed.Pipeline;
+using DeepSeek.Runtime.Training;
+using DeepSeek.Runtime.Training.Optimization;
+using DeepSeek.Runtime.Training.Sft;
+
+namespace DeepSeek.Runtime.Distributed;
+
+/// <summary>
+/// Supervised fine-tuning with pipeline parallelism: the decoder is cut into one contiguous stage per rank of the pipeline group
+/// (<see cref="TransformerPipeline{T}"/>; 1F1B or DualPipe), each sequence of the global batch is one micro-batch, and every rank
+/// clips and updates only the tensors of its stages (both DualPipe copies of a stage update it identically). Before each
+/// checkpoint and at the end, each stage's weights (and AdamW moments) are gathered to rank 0, which alone reports progress and
+/// writes files, so checkpoints look exactly like single-process ones.
+/// </summary>
+/// <remarks>
+/// The result is the single-process <see cref="SftTrainer"/> with the same global batch (data order, loss means over the whole
+/// batch, clipping by the global norm, router-bias updates from the global expert load), up to the rounding of the gradient
+/// summation order. <see cref="SftOptions.RecomputeActivations"/> is implied: a stage keeps only its micro-batches' inputs.
+/// Every rank must call <see cref="Train"/> with the same data and options.
+/// </remarks>
+public sealed class PipelineParallelSftTrainer
+{
+    private readonly ICommunicator _comm;
+    private readonly ModelParameters<float> _p;
+    private readonly ModelParameters<float> _grads;
+    private readonly TransformerPipeline<float> _pipeline;
+    private readonly SftOptions _options;
+    private readonly string? _sourceDirectory;
+    private readonly (string Name, float[] W, float[] G)[] _held;      // the tensors of this rank's stages
+    private readonly Dictionary<string, (float[] M, float[] V)> _adam = [];
+    private readonly List<double> _losses = [];
+    private TrainerPosition _position = new(0, 0, 0);
+
+    /// <summary>Prepares this rank's stages of <paramref name="parameters"/> (the same values on every rank).</summary>
+    /// <param name="parameters">The fp32 master weights; every rank must start from the same values.</param>
+    /// <param name="sequenceLength">Tokens per training sequence.</param>
+    /// <param name="options">Options, as for <see cref="SftTrainer"/>; the batch size is the global batch and the number of micro-batches.</param>
+    /// <param name="pipeline">The pipeline group: one stage per rank.</param>
+    /// <param name="schedule">1F1B, or DualPipe (an even number of ranks, a batch size that is even and at least 2 × ranks).</param>
+    /// <param name="sourceDirectory">Folder whose tokenizer files are copied into checkpoints.</param>
+    /// <exception cref="ArgumentException">The layout does not fit the model or the batch size does not fit the schedule.</exception>
+    public PipelineParallelSftTrainer(ModelParameters<float> parameters, int sequenceLength, SftOptions options, ICommunicator pipeline,
+        PipelineScheduleKind schedule, string? sourceDirectory = null)
+    {
+        _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _comm = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
+        options.Validate();
+        try
+        {
+            PipelineSchedule.CheckShape(schedule, pipeline.Size, options.BatchSize);
+        }
+        catch (PipelineScheduleException e)
+        {
+            throw new PipelineScheduleException($"{e.Message} (each sequence of --batch-size {options.BatchSize} is one micro-batch)");
+        }
+        _pipeline = new TransformerPipeline<float>(pipeline, parameters, sequenceLength, schedule, options.BalanceLossAlpha);
+        _grads = ModelParameters<float>.ZerosLike(parameters);
+        _held = parameters.Tensors().Zip(_grads.Tensors(), (w, g) => (w.Name, w.Values, g.Values)).Where(t => _pipeline.Holds(t.Name)).ToArray();
+        SequenceLength = sequenceLength;
+        _sourceDirectory = sourceDirectory;
+    }
+
+    /// <summary>Tokens per training sequence.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>The schedule each step runs.</summary>
+    public PipelineScheduleKind Schedule => _pipeline.Schedule;
+
+    /// <summary>The weights: on rank 0 after <see cref="Train"/>, all of them; on other ranks, current for their stages' tensors only.</summary>
+    public ModelParameters<float> Parameters => _p;
+
+    /// <summary>The loss of every step so far (of the global batch).</summary>
+    public IReadOnlyList<double> Losses => _losses;
+
+    /// <summary>
+    /// Runs the steps up to <see cref="SftOptions.Steps"/>; returns one entry per step on every rank. Collective. Cancellation is
+    /// honoured between micro-batches and breaks the group; checkpoints already written stay intact.
+    /// </summary>
+    public IReadOnlyList<TrainingProgress> Train(IReadOnlyList<TrainingSequence> data, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0) throw new ArgumentException("no training examples", nameof(data));
+        var o = _options;
+        var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.MinLearningRate ?? o.LearningRate);
+        var order = new SftDataOrder(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
+        var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
+        var history = new List<TrainingProgress>(o.Steps);
+        var loads = _pipeline.ExpertLoad.Select(l => l is null ? null : new int[l.Length]).ToArray();
+        var gathered = true;
+
+        for (var step = _position.Step + 1; step <= o.Steps; step++)
+        {
+            var clock = Stopwatch.StartNew();
+            foreach (var (_, _, g) in _held) Array.Clear(g);
+            foreach (var l in loads) if (l is not null) Array.Clear(l);
+            double loss = 0, main = 0, mtp = 0;
+            var k1 = o.GradientAccumulation;
+            for (var k = 0; k < k1; k++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = Enumerable.Range(0, o.BatchSize).Select(_ => data[order.Next()]).ToList();
+                var l = _pipeline.ForwardBackward(batch, _grads, lambda, cancellationToken);
+                (loss, main, mtp) = (loss + l.Total, main + l.Main, mtp + l.Mtp);
+                for (var layer = 0; layer < loads.Length; layer++)
+                    if (loads[layer] is { } sum) for (var e = 0; e < sum.Length; e++) sum[e] += _pipeline.ExpertLoad[layer]![e];
+            }
+            if (k1 > 1) foreach (var (_, _, g) in _held) TensorPrimitives.Multiply(g, 1f / k1, g);
+            var norm = ClipGlobalNorm(o.MaxGradNorm, cancellationToken);
+            var lr = schedule.At(step);
+            foreach (var (name, w, g) in _held)
+            {
+                if (o.Optimizer == OptimizerKind.Sgd)
+                {
+                    Sgd.Step(w, g, lr);
+                    continue;
+                }
+                if (!_adam.TryGetValue(name, out var state)) _adam[name] = state = (new float[w.Length], new float[w.Length]);
+                AdamW.Step(w, g, state.M, state.V, step, lr, o.AdamW);
+            }
+            gathered = false;
+            // The loads are the whole group's already, so every rank moves every bias the same way.
+            for (var layer = 0; layer < loads.Length; layer++)
+                if (loads[layer] is { } load && _p.RouterBias[layer] is { } bias) AuxLossFreeBalancer.Update(bias, load, o.BiasUpdateSpeed);
+
+            var imbalance = loads.Where(l => l is not null).Select(l => AuxLossFreeBalancer.Imbalance(l)).DefaultIfEmpty(0).Max();
+            var tokens = (double)o.BatchSize * k1 * SequenceLength;
+            var report = new TrainingProgress(step, o.Steps, loss / k1, main / k1, mtp / k1, lr, norm, tokens / clock.Elapsed.TotalSeconds, imbalance);
+            history.Add(report);
+            _losses.Add(report.Loss);
+            _position = new TrainerPosition(step, order.Epoch, order.Cursor);
+            if (o.CheckpointDirectory is { } root && ((o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0) || step == o.Steps))
+            {
+                var adam = GatherToRankZero(cancellationToken);
+                gathered = true;
+                if (_comm.Rank == 0) TrainingCheckpoint.Save(root, _position, _p, adam, _losses, _sourceDirectory, null);
+                _comm.Barrier(cancellationToken);
+            }
+            if (_comm.Rank == 0) progress?.Report(report);
+        }
+        if (!gathered) GatherToRankZero(cancellationToken);
+        return history;
+    }
+
+    /// <summary>
+    /// ‖g‖₂ over the whole model — each tensor counted by the one rank that owns it (<see cref="TransformerPipeline{T}.Owns"/>) —
+    /// and clipping of this rank's tensors as <see cref="GradientClipping.ClipGlobalNorm"/> clips.
+    /// </summary>
+    private double ClipGlobalNorm(double maxNorm, CancellationToken cancellationToken)
+    {
+        var sumSquares = new double[1];
+        foreach (var (name, _, g) in _held)
+            if (_pipeline.Owns(name)) foreach (var v in g) sumSquares[0] += (double)v * v;
+        _comm.AllReduce<double>(sumSquares, ReduceOp.Sum, cancellationToken);
+        var norm = Math.Sqrt(sumSquares[0]);
+        if (maxNorm > 0 && norm > maxNorm)
+        {
+            var scale = (float)(maxNorm / (norm + 1e-6));
+            foreach (var (_, _, g) in _held) TensorPrimitives.Multiply(g, scale, g);
+        }
+        return norm;
+    }
+
+    /// <summary>
+    /// Collective: each stage's owner (rank s for stage s) broadcasts its tensors — and their AdamW moments — so rank 0 holds the
+    /// whole model; returns the moments of every tensor on rank 0 (what a checkpoint needs), an empty map elsewhere.
+    /// </summary>
+    private Dictionary<string, (float[] M, float[] V)> GatherToRankZero(CancellationToken cancellationToken)
+    {
+        var withMoments = _options.Optimizer == OptimizerKind.AdamW;
+        var all = new Dictionary<string, (float[] M, float[] V)>();
+        if (_comm.Rank == 0)
+            foreach (var (name, w, _) in _held)
+                if (_pipeline.Owns(name)) all[name] = Moments(name, w.Length);
+        for (var stage = 1; stage < _pipeline.Stages; stage++)
+        {
+            var tensors = _p.Tensors().Where(t => _pipeline.OwnerOf(t.Name) == stage).ToArray();
+            var length = tensors.Sum(t => (long)t.Values.Length);
+            var buffer = new float[checked((int)(length * (withMoments ? 3 : 1)))];
+            var at = 0;
+            if (_comm.Rank == stage)
+            {
+                foreach (var (name, w) in tensors)
+                {
+                    w.CopyTo(buffer, at);
+                    if (withMoments)
+                    {
+                        var (m, v) = Moments(name, w.Length);
+                        m.CopyTo(buffer, (int)(at + length));
+                        v.CopyTo(buffer, (int)(at + 2 * length));
+                    }
+                    at += w.Length;
+                }
+            }
+            _comm.Broadcast<float>(buffer, stage, cancellationToken);
+            if (_comm.Rank != 0) continue;
+            foreach (var (name, w) in tensors)
+            {
+                buffer.AsSpan(at, w.Length).CopyTo(w);
+                if (withMoments)
+                    all[name] = (buffer.AsSpan((int)(at + length), w.Length).ToArray(), buffer.AsSpan((int)(at + 2 * length), w.Length).ToArray());
+                at += w.Length;
+            }
+        }
+        return withMoments ? all : [];
+    }
+
+    private (float[] M, float[] V) Moments(string name, int length) =>
+        _adam.TryGetValue(name, out var state) ? state : (new float[length], new float[length]);
+}
