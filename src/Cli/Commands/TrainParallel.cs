@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DeepSeek.Interop.Mpi;
 using DeepSeek.Runtime.Distributed;
+using DeepSeek.Runtime.Distributed.Pipeline;
 using DeepSeek.Runtime.Training;
 using DeepSeek.Runtime.Training.Sft;
 
@@ -9,7 +10,8 @@ namespace DeepSeek.Cli.Commands;
 /// <summary>
 /// <c>train sft --parallel mpi|inproc [--expert-parallel E]</c>: ZeRO-1 data parallelism over MPI ranks (<c>mpirun -np N dotnet deepseek.dll train sft …</c>)
 /// or in-process ranks (<c>--ranks N</c>), optionally with the routed experts sharded over groups of E consecutive ranks
-/// (world = E × D). Every rank trains; only rank 0 prints progress and writes files.
+/// (world = E × D); or, with <c>--pipeline-parallel P [--pipeline-schedule dualpipe|1f1b]</c>, the decoder cut into P pipeline
+/// stages, one per rank (world = P). Every rank trains; only rank 0 prints progress and writes files.
 /// </summary>
 internal static class TrainParallel
 {
@@ -26,6 +28,101 @@ internal static class TrainParallel
         Description = "Shard the routed experts over groups of E ranks (world = E × D: E must divide the ranks and n_routed_experts); needs --parallel.",
         DefaultValueFactory = _ => 1,
     };
+
+    public static Option<int> PipelineParallel() => new("--pipeline-parallel")
+    {
+        Description = "Cut the decoder layers into P pipeline stages, one per rank (world = P; each sequence of --batch-size is a micro-batch); needs --parallel.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    public static Option<string?> PipelineSchedule() => new("--pipeline-schedule")
+    {
+        Description = "Pipeline schedule: 'dualpipe' (even P, --batch-size even and >= 2P) or '1f1b'; default dualpipe when P is even, else 1f1b.",
+    };
+
+    /// <summary>
+    /// The rules of --pipeline-parallel that do not need the ranks; returns the schedule to run (null without pipeline parallelism).
+    /// LoRA and --resume are refused for every --parallel mode by the caller.
+    /// </summary>
+    public static PipelineScheduleKind? CheckPipelineParallel(string mode, int pipelineParallel, string? schedule, int expertParallel)
+    {
+        if (pipelineParallel < 1) throw new ArgumentException($"--pipeline-parallel must be at least 1, not {pipelineParallel}");
+        if (pipelineParallel == 1)
+        {
+            if (schedule is not null) throw new ArgumentException("--pipeline-schedule needs --pipeline-parallel P with P > 1");
+            return null;
+        }
+        if (mode == "none") throw new ArgumentException("--pipeline-parallel needs --parallel mpi or --parallel inproc (the stages run on separate ranks)");
+        if (expertParallel > 1)
+            throw new ArgumentException("--pipeline-parallel cannot be combined with --expert-parallel yet (each pipeline stage runs all of its experts)");
+        return schedule switch
+        {
+            null => pipelineParallel % 2 == 0 ? PipelineScheduleKind.DualPipe : PipelineScheduleKind.OneFOneB,
+            "dualpipe" when pipelineParallel % 2 != 0 =>
+                throw new ArgumentException($"--pipeline-schedule dualpipe needs an even --pipeline-parallel (rank r holds stages r and P-1-r), not {pipelineParallel}; use 1f1b"),
+            "dualpipe" => PipelineScheduleKind.DualPipe,
+            "1f1b" => PipelineScheduleKind.OneFOneB,
+            _ => throw new ArgumentException($"--pipeline-schedule: expected dualpipe or 1f1b, not '{schedule}'"),
+        };
+    }
+
+    /// <summary>World = P: data parallelism across pipeline replicas would need a second (gradient all-reduce) group; not built yet.</summary>
+    private static void CheckPipelineWorld(int pipelineParallel, int world, string what)
+    {
+        if (world != pipelineParallel)
+            throw new ArgumentException($"--pipeline-parallel {pipelineParallel} needs exactly {pipelineParallel} {what}, not {world} (world = P: data parallelism across pipeline replicas is not supported yet)");
+    }
+
+    /// <summary>
+    /// Trains with pipeline parallelism; returns rank 0's weights (gathered from every stage) and losses on the process that writes
+    /// the output, else null.
+    /// </summary>
+    public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? TrainPipeline(string mode, int ranks, int pipelineParallel, PipelineScheduleKind schedule,
+        Func<ModelParameters<float>> load, int length, SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples,
+        Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
+    {
+        switch (mode)
+        {
+            case "inproc":
+                CheckPipelineWorld(pipelineParallel, ranks, "in-process ranks (--ranks)");
+                (ModelParameters<float>, IReadOnlyList<double>)? result = null;
+                view(report =>
+                {
+                    var outcomes = InProcessCommunicator.Run(ranks, c =>
+                    {
+                        var trainer = new PipelineParallelSftTrainer(load(), length, options, c, schedule, sourceDirectory);
+                        var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
+                        return (trainer, history);
+                    });
+                    result = (outcomes[0].trainer.Parameters, outcomes[0].trainer.Losses);
+                    return outcomes[0].history;
+                });
+                return result;
+            case "mpi":
+                var world = MpiCommunicator.InitializeWorld();
+                try
+                {
+                    CheckPipelineWorld(pipelineParallel, world.Size, "MPI ranks (mpirun -np)");
+                    var trainer = new PipelineParallelSftTrainer(load(), length, options, world, schedule, sourceDirectory);
+                    if (world.Rank == 0)
+                    {
+                        view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
+                        return (trainer.Parameters, trainer.Losses);
+                    }
+                    trainer.Train(examples, null, cancellationToken);
+                    world.Dispose();
+                    return null;
+                }
+                catch (Exception e) when (e is not MpiUnavailableException)
+                {
+                    // A failed rank must end the job, or the others would wait in their next collective forever.
+                    world.Abort($"{e.GetType().Name}: {e.Message}");
+                    throw;
+                }
+            default:
+                throw new ArgumentException($"--parallel: expected none, mpi or inproc, not '{mode}'");
+        }
+    }
 
     /// <summary>The rules of --expert-parallel that do not need the ranks (those are checked where the world size is known).</summary>
     public static void CheckExpertParallel(string mode, int expertParallel, int routedExperts)

@@ -48,19 +48,33 @@ public sealed class PipelineParallelSftTrainer
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _comm = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
         options.Validate();
-        try
-        {
-            PipelineSchedule.CheckShape(schedule, pipeline.Size, options.BatchSize);
-        }
-        catch (PipelineScheduleException e)
-        {
-            throw new PipelineScheduleException($"{e.Message} (each sequence of --batch-size {options.BatchSize} is one micro-batch)");
-        }
+        CheckLayout(parameters.Config, pipeline.Size, schedule, options.BatchSize);
         _pipeline = new TransformerPipeline<float>(pipeline, parameters, sequenceLength, schedule, options.BalanceLossAlpha);
         _grads = ModelParameters<float>.ZerosLike(parameters);
         _held = parameters.Tensors().Zip(_grads.Tensors(), (w, g) => (w.Name, w.Values, g.Values)).Where(t => _pipeline.Holds(t.Name)).ToArray();
         SequenceLength = sequenceLength;
         _sourceDirectory = sourceDirectory;
+    }
+
+    /// <summary>
+    /// Refuses, before any rank starts, a layout that cannot run: more stages than decoder layers, or a batch size (the number of
+    /// micro-batches) the schedule cannot split (DualPipe: even P, an even batch of at least 2P sequences).
+    /// </summary>
+    /// <exception cref="ArgumentException">With the reason and the option to change.</exception>
+    public static void CheckLayout(Checkpoints.ModelConfig config, int stages, PipelineScheduleKind schedule, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (stages < 1) throw new ArgumentException($"--pipeline-parallel must be at least 1, not {stages}");
+        if (stages > config.NumHiddenLayers)
+            throw new ArgumentException($"--pipeline-parallel {stages}: the model has only {config.NumHiddenLayers} decoder layers (num_hidden_layers) to cut into stages");
+        try
+        {
+            PipelineSchedule.CheckShape(schedule, stages, batchSize);
+        }
+        catch (PipelineScheduleException e)
+        {
+            throw new PipelineScheduleException($"{e.Message} (each sequence of --batch-size {batchSize} is one micro-batch)");
+        }
     }
 
     /// <summary>Tokens per training sequence.</summary>
