@@ -116,7 +116,6 @@ internal static class TrainCommand
             var mode = parse.GetRequiredValue(parallel);
             TrainParallel.CheckExpertParallel(mode, parse.GetValue(expertParallel), checkpoint.Config.NRoutedExperts);
             var pipeline = TrainParallel.CheckPipelineParallel(mode, parse.GetValue(pipelineParallel), parse.GetValue(pipelineSchedule), parse.GetValue(expertParallel));
-            if (pipeline is { } kind) Runtime.Distributed.PipelineParallelSftTrainer.CheckLayout(checkpoint.Config, parse.GetValue(pipelineParallel), kind, options.BatchSize);
             if (TrainParallel.IsSecondaryRank(mode)) o = TextWriter.Null;   // under mpirun only rank 0 prints and writes
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var rank = parse.GetValue(loraRank);
@@ -139,7 +138,7 @@ internal static class TrainCommand
             {
                 if (lora is not null || parse.GetValue(resume)) throw new ArgumentException("--parallel: --lora-rank and --resume are single-process only for now");
                 var result = pipeline is { } schedule
-                    ? TrainParallel.TrainPipeline(mode, parse.GetValue(ranks), parse.GetValue(pipelineParallel), schedule, () => ModelParameters<float>.Load(baseWeights), length, options, dir,
+                    ? TrainParallel.TrainPipeline(mode, parse.GetValue(ranks), parse.GetValue(pipelineParallel), schedule, checkpoint.Config, () => ModelParameters<float>.Load(baseWeights), length, options, dir,
                         examples, train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct)
                     : TrainParallel.Train(mode, parse.GetValue(ranks), parse.GetValue(expertParallel), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
                         train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct);

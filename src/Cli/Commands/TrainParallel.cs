@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DeepSeek.Interop.Mpi;
+using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Distributed;
 using DeepSeek.Runtime.Distributed.Pipeline;
 using DeepSeek.Runtime.Training;
@@ -11,7 +12,7 @@ namespace DeepSeek.Cli.Commands;
 /// <c>train sft --parallel mpi|inproc [--expert-parallel E]</c>: ZeRO-1 data parallelism over MPI ranks (<c>mpirun -np N dotnet deepseek.dll train sft …</c>)
 /// or in-process ranks (<c>--ranks N</c>), optionally with the routed experts sharded over groups of E consecutive ranks
 /// (world = E × D); or, with <c>--pipeline-parallel P [--pipeline-schedule dualpipe|1f1b]</c>, the decoder cut into P pipeline
-/// stages, one per rank (world = P). Every rank trains; only rank 0 prints progress and writes files.
+/// stages over groups of P consecutive ranks (world = P × D: D replicas, each running its share of the global batch). Every rank trains; only rank 0 prints progress and writes files.
 /// </summary>
 internal static class TrainParallel
 {
@@ -31,7 +32,7 @@ internal static class TrainParallel
 
     public static Option<int> PipelineParallel() => new("--pipeline-parallel")
     {
-        Description = "Cut the decoder layers into P pipeline stages, one per rank (world = P; each sequence of --batch-size is a micro-batch); needs --parallel.",
+        Description = "Cut the decoder layers into P pipeline stages over groups of P ranks (world = P × D; each replica's sequences of --batch-size are its micro-batches); needs --parallel.",
         DefaultValueFactory = _ => 1,
     };
 
@@ -66,11 +67,15 @@ internal static class TrainParallel
         };
     }
 
-    /// <summary>World = P: data parallelism across pipeline replicas would need a second (gradient all-reduce) group; not built yet.</summary>
-    private static void CheckPipelineWorld(int pipelineParallel, int world, string what)
+    /// <summary>World = P × D: D pipeline replicas, each running BatchSize / D sequences of every global batch.</summary>
+    private static void CheckPipelineWorld(ModelConfig config, int pipelineParallel, PipelineScheduleKind schedule, int world, string what, int batchSize)
     {
-        if (world != pipelineParallel)
-            throw new ArgumentException($"--pipeline-parallel {pipelineParallel} needs exactly {pipelineParallel} {what}, not {world} (world = P: data parallelism across pipeline replicas is not supported yet)");
+        if (world % pipelineParallel != 0)
+            throw new ArgumentException($"--pipeline-parallel {pipelineParallel} must divide the {world} {what} (world = P × D: D pipeline replicas of P stages)");
+        var replicas = world / pipelineParallel;
+        if (batchSize % replicas != 0)
+            throw new ArgumentException($"--batch-size {batchSize} must divide over the {replicas} pipeline replicas (world {world} = P {pipelineParallel} × D {replicas})");
+        PipelineParallelSftTrainer.CheckLayout(config, pipelineParallel, schedule, batchSize / replicas);
     }
 
     /// <summary>
@@ -78,21 +83,26 @@ internal static class TrainParallel
     /// the output, else null.
     /// </summary>
     public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? TrainPipeline(string mode, int ranks, int pipelineParallel, PipelineScheduleKind schedule,
-        Func<ModelParameters<float>> load, int length, SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples,
+        ModelConfig config, Func<ModelParameters<float>> load, int length, SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples,
         Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
     {
         switch (mode)
         {
             case "inproc":
-                CheckPipelineWorld(pipelineParallel, ranks, "in-process ranks (--ranks)");
+                CheckPipelineWorld(config, pipelineParallel, schedule, ranks, "in-process ranks (--ranks)", options.BatchSize);
                 (ModelParameters<float>, IReadOnlyList<double>)? result = null;
                 view(report =>
                 {
                     var outcomes = InProcessCommunicator.Run(ranks, c =>
                     {
-                        var trainer = new PipelineParallelSftTrainer(load(), length, options, c, schedule, sourceDirectory);
-                        var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
-                        return (trainer, history);
+                        var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(c, pipelineParallel);
+                        using (pipeline)
+                        using (data)
+                        {
+                            var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
+                            var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
+                            return (trainer, history);
+                        }
                     });
                     result = (outcomes[0].trainer.Parameters, outcomes[0].trainer.Losses);
                     return outcomes[0].history;
@@ -102,14 +112,17 @@ internal static class TrainParallel
                 var world = MpiCommunicator.InitializeWorld();
                 try
                 {
-                    CheckPipelineWorld(pipelineParallel, world.Size, "MPI ranks (mpirun -np)");
-                    var trainer = new PipelineParallelSftTrainer(load(), length, options, world, schedule, sourceDirectory);
+                    CheckPipelineWorld(config, pipelineParallel, schedule, world.Size, "MPI ranks (mpirun -np)", options.BatchSize);
+                    var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(world, pipelineParallel);
+                    var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
                     if (world.Rank == 0)
                     {
                         view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
-                        return (trainer.Parameters, trainer.Losses);
+                        return (trainer.Parameters, trainer.Losses);   // rank 0 ends MPI in Finish; its split groups end with it
                     }
                     trainer.Train(examples, null, cancellationToken);
+                    pipeline.Dispose();   // MPI_Comm_free must come before MPI_Finalize
+                    data.Dispose();
                     world.Dispose();
                     return null;
                 }

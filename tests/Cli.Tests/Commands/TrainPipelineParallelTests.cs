@@ -29,12 +29,13 @@ public sealed class TrainPipelineParallelTests : IDisposable
     [InlineData("2")]                                     // DualPipe, the default for an even P
     [InlineData("2", "--pipeline-schedule", "1f1b")]
     [InlineData("3", "--pipeline-schedule", "1f1b")]      // tiny-v3 has 3 layers: one per stage
+    [InlineData("2", "--ranks", "4", "--pipeline-schedule", "1f1b")]   // world 4 = P 2 × D 2
     public async Task Inproc_pipeline_parallel_gives_the_single_process_weights(string stages, params string[] schedule)
     {
         var data = Data();
         var single = await CliRun.RunAsync(Train(data, "single"));
         Assert.True(single.Exit == 0, single.Err);
-        var pp = await CliRun.RunAsync(Train(data, "pp", ["--parallel", "inproc", "--ranks", stages, "--pipeline-parallel", stages, .. schedule]));
+        var pp = await CliRun.RunAsync(Train(data, "pp", ["--parallel", "inproc", .. schedule.Contains("--ranks") ? [] : new[] { "--ranks", stages }, "--pipeline-parallel", stages, .. schedule]));
         Assert.True(pp.Exit == 0, pp.Err);
         Assert.Contains("step 3/3", pp.Out);
 
@@ -61,7 +62,9 @@ public sealed class TrainPipelineParallelTests : IDisposable
 
     [Theory]
     [InlineData("none", "2", "2", "--pipeline-parallel needs --parallel mpi or --parallel inproc")]
-    [InlineData("inproc", "3", "2", "--pipeline-parallel 2 needs exactly 2 in-process ranks (--ranks), not 3")]
+    [InlineData("inproc", "3", "2", "--pipeline-parallel 2 must divide the 3 in-process ranks (--ranks)")]
+    [InlineData("inproc", "6", "2", "--batch-size 4 must divide over the 3 pipeline replicas")]
+    [InlineData("inproc", "4", "2", "DualPipe needs an even number of micro-batches (chunks), at least 2 x ranks = 4", "--batch-size", "6")]
     [InlineData("inproc", "3", "3", "--pipeline-schedule dualpipe needs an even --pipeline-parallel", "--pipeline-schedule", "dualpipe")]
     [InlineData("inproc", "4", "4", "--pipeline-parallel 4: the model has only 3 decoder layers")]
     [InlineData("inproc", "2", "2", "DualPipe needs an even number of micro-batches", "--batch-size", "3")]

@@ -28,26 +28,33 @@ public sealed class PipelineParallelSftTests
     }
 
     [Theory]
-    [InlineData(PipelineScheduleKind.OneFOneB, 2, 1)]
-    [InlineData(PipelineScheduleKind.OneFOneB, 3, 2)]
-    [InlineData(PipelineScheduleKind.DualPipe, 2, 1)]
-    public void Pipelined_training_gives_the_single_process_weights(PipelineScheduleKind kind, int stages, int accumulation)
+    [InlineData(PipelineScheduleKind.OneFOneB, 2, 1, 1, 4)]
+    [InlineData(PipelineScheduleKind.OneFOneB, 3, 1, 2, 4)]
+    [InlineData(PipelineScheduleKind.DualPipe, 2, 1, 1, 4)]
+    [InlineData(PipelineScheduleKind.OneFOneB, 2, 2, 1, 4)]      // world 4 = P 2 × D 2
+    [InlineData(PipelineScheduleKind.DualPipe, 2, 2, 2, 8)]
+    public void Pipelined_training_gives_the_single_process_weights(PipelineScheduleKind kind, int stages, int replicas, int accumulation, int batchSize)
     {
         using var dir = new TempDir();
         var options = new SftOptions
         {
             // As the ZeRO-1 test: lr 1e-3 keeps AdamW's amplification of rounding-level gradient differences below 1e-6.
-            Steps = 3, BatchSize = 4, GradientAccumulation = accumulation, LearningRate = 1e-3, MaxGradNorm = 0.5, BiasUpdateSpeed = 0.001f,
+            Steps = 3, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = 1e-3, MaxGradNorm = 0.5, BiasUpdateSpeed = 0.001f,
             MtpWeight = 0.3, BalanceLossAlpha = 0.01, Shuffle = true, Seed = 3,
         };
         var single = Load();
         var data = Data(single.Config.VocabSize);
         var expected = new SftTrainer(single, Length, options).Train(data);
 
-        var results = Ranks.Run(stages, c =>
+        var results = Ranks.Run(stages * replicas, c =>
         {
-            var trainer = new PipelineParallelSftTrainer(Load(), Length, options with { CheckpointDirectory = dir.Path }, c, kind);
-            return (History: trainer.Train(data), trainer.Parameters);
+            var (pipeline, replica) = PipelineParallelSftTrainer.SplitGroups(c, stages);
+            using (pipeline)
+            using (replica)
+            {
+                var trainer = new PipelineParallelSftTrainer(Load(), Length, options with { CheckpointDirectory = dir.Path }, pipeline, replica, kind);
+                return (History: trainer.Train(data), trainer.Parameters);
+            }
         });
 
         for (var s = 0; s < options.Steps; s++)
@@ -81,10 +88,21 @@ public sealed class PipelineParallelSftTests
     }
 
     [Fact]
+    public void A_batch_the_replicas_cannot_share_is_refused()
+    {
+        var e = Assert.IsAssignableFrom<ArgumentException>(Assert.Throws<RankFailedException>(() => Ranks.Run(4, c =>
+        {
+            var (pipeline, replica) = PipelineParallelSftTrainer.SplitGroups(c, 2);
+            return new PipelineParallelSftTrainer(Load(), Length, new SftOptions { BatchSize = 3 }, pipeline, replica, PipelineScheduleKind.OneFOneB);
+        })).InnerException);
+        Assert.Contains("divisible by 2", e.Message);
+    }
+
+    [Fact]
     public void A_batch_dualpipe_cannot_split_is_refused_naming_the_batch_size()
     {
         var e = Assert.Throws<PipelineScheduleException>(() =>
             new PipelineParallelSftTrainer(Load(), Length, new SftOptions { BatchSize = 3 }, InProcessCommunicator.Create(2)[0], PipelineScheduleKind.DualPipe));
-        Assert.Contains("--batch-size 3", e.Message);
+        Assert.Contains("--batch-size, divided over the pipeline replicas: 3 per replica", e.Message);
     }
 }

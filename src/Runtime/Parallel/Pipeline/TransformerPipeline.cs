@@ -75,16 +75,24 @@ public sealed class TransformerPipeline<T> where T : IFloatingPointIeee754<T>
     /// the tensors this rank holds (<see cref="Holds"/>) into <paramref name="grads"/>; the others are left alone. Returns the batch's
     /// losses (the same on every rank) and fills <see cref="ExpertLoad"/>. Collective over the pipeline group.
     /// </summary>
+    /// <param name="batch">The sequences this pipeline runs, one micro-batch each.</param>
+    /// <param name="grads">Gradients to add into.</param>
+    /// <param name="mtpWeight">λ of the MTP loss.</param>
+    /// <param name="totals">
+    /// The totals the loss means divide by: null for <paramref name="batch"/>'s own; a larger batch's when <paramref name="batch"/> is
+    /// this pipeline replica's part of it (data parallelism across replicas), so the replicas' gradients and losses add up.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the step (and breaks the group).</param>
     /// <exception cref="PipelineScheduleException">The batch size does not suit the schedule (DualPipe: even, at least 2P).</exception>
-    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight, CancellationToken cancellationToken = default)
+    public BatchLoss<T> ForwardBackward(IReadOnlyList<TrainingSequence> batch, ModelParameters<T> grads, T mtpWeight, BatchTotals? totals = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(grads);
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
         if (!_schedules.TryGetValue(batch.Count, out var schedule))
             _schedules[batch.Count] = schedule = PipelineSchedule.Create(Schedule, _layout.Stages, batch.Count);
-        var totals = BatchTotals.Of(batch);
-        foreach (var stage in _stages) stage.Prepare(batch, mtpWeight, totals);
+        var whole = totals ?? BatchTotals.Of(batch);
+        foreach (var stage in _stages) stage.Prepare(batch, mtpWeight, whole);
         var inputs = batch.Select(s => s.Tokens.Select(t => (double)t).ToArray()).ToArray();
         var result = PipelineExecutor.Run(_comm, schedule, _stages, inputs, LossIsOutput.Instance, cancellationToken: cancellationToken);
 
