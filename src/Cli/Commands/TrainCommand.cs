@@ -13,7 +13,7 @@ namespace DeepSeek.Cli.Commands;
 /// <summary>
 /// <c>deepseek train sft --model DIR --data FILE.jsonl --out DIR [--optimizer adamw|sgd] [--lr X] [--steps N] [--batch-size B]
 /// [--seq-len T] [--grad-accum K] [--max-grad-norm X] [--bias-update-speed G] [--mtp-weight L] [--balance-loss-alpha A] [--recompute] [--save-dtype f32|bf16]
-/// [--shuffle] [--seed S]</c>: supervised fine-tuning into a Hugging Face checkpoint, with a loss plot beside it.
+/// [--shuffle] [--seed S] [--parallel mpi|inproc [--ranks N] [--expert-parallel E | --pipeline-parallel P [--pipeline-schedule dualpipe|1f1b]]]</c>: supervised fine-tuning into a Hugging Face checkpoint, with a loss plot beside it.
 /// </summary>
 internal static class TrainCommand
 {
@@ -75,9 +75,11 @@ internal static class TrainCommand
         var parallel = TrainParallel.Mode();
         var ranks = TrainParallel.Ranks();
         var expertParallel = TrainParallel.ExpertParallel();
+        var pipelineParallel = TrainParallel.PipelineParallel();
+        var pipelineSchedule = TrainParallel.PipelineSchedule();
         var command = new Command("sft", "Supervised fine-tuning.")
         {
-            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, parallel, ranks, expertParallel, verbose,
+            model, data, output, optimizer, lr, warmup, steps, batch, seqLen, accum, clip, biasSpeed, mtp, balanceAlpha, recompute, saveDtype, shuffle, seed, saveEvery, loraRank, loraAlpha, loraDropout, loraTargets, resume, parallel, ranks, expertParallel, pipelineParallel, pipelineSchedule, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -113,6 +115,7 @@ internal static class TrainCommand
             };
             var mode = parse.GetRequiredValue(parallel);
             TrainParallel.CheckExpertParallel(mode, parse.GetValue(expertParallel), checkpoint.Config.NRoutedExperts);
+            var pipeline = TrainParallel.CheckPipelineParallel(mode, parse.GetValue(pipelineParallel), parse.GetValue(pipelineSchedule), parse.GetValue(expertParallel));
             if (TrainParallel.IsSecondaryRank(mode)) o = TextWriter.Null;   // under mpirun only rank 0 prints and writes
             o.WriteLine($"training {checkpoint.Config.ModelType} on {examples.Count} examples × {length} tokens: {options.Steps} steps of {options.BatchSize}×{options.GradientAccumulation}, {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}");
             var rank = parse.GetValue(loraRank);
@@ -134,8 +137,11 @@ internal static class TrainCommand
             if (mode != "none")
             {
                 if (lora is not null || parse.GetValue(resume)) throw new ArgumentException("--parallel: --lora-rank and --resume are single-process only for now");
-                var result = TrainParallel.Train(mode, parse.GetValue(ranks), parse.GetValue(expertParallel), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
-                    train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct);
+                var result = pipeline is { } schedule
+                    ? TrainParallel.TrainPipeline(mode, parse.GetValue(ranks), parse.GetValue(pipelineParallel), schedule, checkpoint.Config, () => ModelParameters<float>.Load(baseWeights), length, options, dir,
+                        examples, train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct)
+                    : TrainParallel.Train(mode, parse.GetValue(ranks), parse.GetValue(expertParallel), () => ModelParameters<float>.Load(baseWeights), length, options, dir, examples,
+                        train => TrainingProgressView.Run(o, "SFT", options.Steps, train), Describe, ct);
                 if (result is not { } r) return 0;   // another rank writes the output
                 (trained, history) = r;
             }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using DeepSeek.Interop.Mpi;
+using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Distributed;
+using DeepSeek.Runtime.Distributed.Pipeline;
 using DeepSeek.Runtime.Training;
 using DeepSeek.Runtime.Training.Sft;
 
@@ -9,7 +11,8 @@ namespace DeepSeek.Cli.Commands;
 /// <summary>
 /// <c>train sft --parallel mpi|inproc [--expert-parallel E]</c>: ZeRO-1 data parallelism over MPI ranks (<c>mpirun -np N dotnet deepseek.dll train sft …</c>)
 /// or in-process ranks (<c>--ranks N</c>), optionally with the routed experts sharded over groups of E consecutive ranks
-/// (world = E × D). Every rank trains; only rank 0 prints progress and writes files.
+/// (world = E × D); or, with <c>--pipeline-parallel P [--pipeline-schedule dualpipe|1f1b]</c>, the decoder cut into P pipeline
+/// stages over groups of P consecutive ranks (world = P × D: D replicas, each running its share of the global batch). Every rank trains; only rank 0 prints progress and writes files.
 /// </summary>
 internal static class TrainParallel
 {
@@ -26,6 +29,113 @@ internal static class TrainParallel
         Description = "Shard the routed experts over groups of E ranks (world = E × D: E must divide the ranks and n_routed_experts); needs --parallel.",
         DefaultValueFactory = _ => 1,
     };
+
+    public static Option<int> PipelineParallel() => new("--pipeline-parallel")
+    {
+        Description = "Cut the decoder layers into P pipeline stages over groups of P ranks (world = P × D; each replica's sequences of --batch-size are its micro-batches); needs --parallel.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    public static Option<string?> PipelineSchedule() => new("--pipeline-schedule")
+    {
+        Description = "Pipeline schedule: 'dualpipe' (even P, --batch-size even and >= 2P) or '1f1b'; default dualpipe when P is even, else 1f1b.",
+    };
+
+    /// <summary>
+    /// The rules of --pipeline-parallel that do not need the ranks; returns the schedule to run (null without pipeline parallelism).
+    /// LoRA and --resume are refused for every --parallel mode by the caller.
+    /// </summary>
+    public static PipelineScheduleKind? CheckPipelineParallel(string mode, int pipelineParallel, string? schedule, int expertParallel)
+    {
+        if (pipelineParallel < 1) throw new ArgumentException($"--pipeline-parallel must be at least 1, not {pipelineParallel}");
+        if (pipelineParallel == 1)
+        {
+            if (schedule is not null) throw new ArgumentException("--pipeline-schedule needs --pipeline-parallel P with P > 1");
+            return null;
+        }
+        if (mode == "none") throw new ArgumentException("--pipeline-parallel needs --parallel mpi or --parallel inproc (the stages run on separate ranks)");
+        if (expertParallel > 1)
+            throw new ArgumentException("--pipeline-parallel cannot be combined with --expert-parallel yet (each pipeline stage runs all of its experts)");
+        return schedule switch
+        {
+            null => pipelineParallel % 2 == 0 ? PipelineScheduleKind.DualPipe : PipelineScheduleKind.OneFOneB,
+            "dualpipe" when pipelineParallel % 2 != 0 =>
+                throw new ArgumentException($"--pipeline-schedule dualpipe needs an even --pipeline-parallel (rank r holds stages r and P-1-r), not {pipelineParallel}; use 1f1b"),
+            "dualpipe" => PipelineScheduleKind.DualPipe,
+            "1f1b" => PipelineScheduleKind.OneFOneB,
+            _ => throw new ArgumentException($"--pipeline-schedule: expected dualpipe or 1f1b, not '{schedule}'"),
+        };
+    }
+
+    /// <summary>World = P × D: D pipeline replicas, each running BatchSize / D sequences of every global batch.</summary>
+    private static void CheckPipelineWorld(ModelConfig config, int pipelineParallel, PipelineScheduleKind schedule, int world, string what, int batchSize)
+    {
+        if (world % pipelineParallel != 0)
+            throw new ArgumentException($"--pipeline-parallel {pipelineParallel} must divide the {world} {what} (world = P × D: D pipeline replicas of P stages)");
+        var replicas = world / pipelineParallel;
+        if (batchSize % replicas != 0)
+            throw new ArgumentException($"--batch-size {batchSize} must divide over the {replicas} pipeline replicas (world {world} = P {pipelineParallel} × D {replicas})");
+        PipelineParallelSftTrainer.CheckLayout(config, pipelineParallel, schedule, batchSize / replicas);
+    }
+
+    /// <summary>
+    /// Trains with pipeline parallelism; returns rank 0's weights (gathered from every stage) and losses on the process that writes
+    /// the output, else null.
+    /// </summary>
+    public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? TrainPipeline(string mode, int ranks, int pipelineParallel, PipelineScheduleKind schedule,
+        ModelConfig config, Func<ModelParameters<float>> load, int length, SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples,
+        Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
+    {
+        switch (mode)
+        {
+            case "inproc":
+                CheckPipelineWorld(config, pipelineParallel, schedule, ranks, "in-process ranks (--ranks)", options.BatchSize);
+                (ModelParameters<float>, IReadOnlyList<double>)? result = null;
+                view(report =>
+                {
+                    var outcomes = InProcessCommunicator.Run(ranks, c =>
+                    {
+                        var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(c, pipelineParallel);
+                        using (pipeline)
+                        using (data)
+                        {
+                            var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
+                            var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
+                            return (trainer, history);
+                        }
+                    });
+                    result = (outcomes[0].trainer.Parameters, outcomes[0].trainer.Losses);
+                    return outcomes[0].history;
+                });
+                return result;
+            case "mpi":
+                var world = MpiCommunicator.InitializeWorld();
+                try
+                {
+                    CheckPipelineWorld(config, pipelineParallel, schedule, world.Size, "MPI ranks (mpirun -np)", options.BatchSize);
+                    var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(world, pipelineParallel);
+                    var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
+                    if (world.Rank == 0)
+                    {
+                        view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
+                        return (trainer.Parameters, trainer.Losses);   // rank 0 ends MPI in Finish; its split groups end with it
+                    }
+                    trainer.Train(examples, null, cancellationToken);
+                    pipeline.Dispose();   // MPI_Comm_free must come before MPI_Finalize
+                    data.Dispose();
+                    world.Dispose();
+                    return null;
+                }
+                catch (Exception e) when (e is not MpiUnavailableException)
+                {
+                    // A failed rank must end the job, or the others would wait in their next collective forever.
+                    world.Abort($"{e.GetType().Name}: {e.Message}");
+                    throw;
+                }
+            default:
+                throw new ArgumentException($"--parallel: expected none, mpi or inproc, not '{mode}'");
+        }
+    }
 
     /// <summary>The rules of --expert-parallel that do not need the ranks (those are checked where the world size is known).</summary>
     public static void CheckExpertParallel(string mode, int expertParallel, int routedExperts)

@@ -1,14 +1,51 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace DeepSeek.Interop.Mpi;
 
 public sealed partial class MpiCommunicator
 {
     /// <inheritdoc/>
+    /// <remarks>
+    /// ICommunicator promises that a send does not wait for its receive, but MPI completes a send above the transport's eager
+    /// limit (a few KiB on shared memory) only once the receive is posted; two pipeline ranks that each send an activation
+    /// or gradient before receiving the other's would then wait for each other forever. So the data is copied into a native
+    /// buffer, the MPI_Isend left in flight, and the buffer freed once a later Send or <see cref="Dispose"/> sees it complete.
+    /// </remarks>
     public unsafe void Send<T>(ReadOnlySpan<T> data, int destination, int tag, CancellationToken cancellationToken = default) where T : unmanaged
     {
         CheckPeer(destination, tag, "Send");
-        fixed (T* p = data) Complete(StartSend((nint)p, Bytes<T>(data.Length, "Send"), destination, tag), "MPI_Isend", cancellationToken);
+        var bytes = Bytes<T>(data.Length, "Send");
+        var copy = NativeMemory.Alloc((nuint)Math.Max(bytes, 1));
+        data.CopyTo(new Span<T>(copy, data.Length));
+        nint request;
+        try
+        {
+            request = StartSend((nint)copy, bytes, destination, tag);
+        }
+        catch
+        {
+            NativeMemory.Free(copy);
+            throw;
+        }
+        lock (_sends) _sends.Add((request, (nint)copy));
+        ReapSends(wait: false, cancellationToken);
+    }
+
+    /// <summary>Frees the buffers of completed sends; with <paramref name="wait"/>, first waits for every send in flight.</summary>
+    private unsafe void ReapSends(bool wait, CancellationToken cancellationToken)
+    {
+        lock (_sends)
+        {
+            for (var i = _sends.Count - 1; i >= 0; i--)
+            {
+                var (request, buffer) = _sends[i];
+                if (wait) Complete(request, "MPI_Isend", cancellationToken);
+                else if (!Poll(ref request, "MPI_Isend", null)) continue;
+                NativeMemory.Free((void*)buffer);
+                _sends.RemoveAt(i);
+            }
+        }
     }
 
     /// <inheritdoc/>

@@ -29,6 +29,7 @@ public sealed partial class MpiCommunicator : ICommunicator
     private readonly TimeSpan _timeout;
     private string? _broken;
     private bool _disposed;
+    private readonly List<(nint Request, nint Buffer)> _sends = [];   // buffered sends in flight (MpiCommunicator.PointToPoint.cs)
 
     private unsafe MpiCommunicator(nint comm, bool isWorld, TimeSpan timeout)
     {
@@ -100,6 +101,8 @@ public sealed partial class MpiCommunicator : ICommunicator
     public unsafe void Dispose()
     {
         if (_disposed) return;
+        // Sends still in flight must complete before the communicator (or MPI) goes away; a broken group has no one to receive them.
+        if (_broken is null) ReapSends(wait: true, CancellationToken.None);
         _disposed = true;
         if (_isWorld)
         {

@@ -84,11 +84,13 @@ public readonly record struct BatchLoss<T>(T Total, T Main, T Mtp, T Balance);
 /// blocks' scratch, one overlay shared by all blocks because one block runs at a time. After the first step a training
 /// step allocates nothing that grows with the tokens.
 /// </remarks>
-public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
+public sealed partial class TrainableModel<T> where T : IFloatingPointIeee754<T>
 {
     private readonly ModelParameters<T> _p;
     private readonly int _tokens;
-    private readonly BlockTrainer<T>[] _blocks;          // per layer; with recomputation, one shared instance per kind
+    private readonly BlockTrainer<T>[] _blocks;          // per layer of [_firstLayer, _firstLayer + Length); with recomputation, one shared instance per kind
+    private readonly int _firstLayer;                   // 0, except for a pipeline stage's model (TrainableModel.Stages.cs)
+    private readonly bool _hasHead;                     // plans model.norm, lm_head and MTP (the whole model, or the last pipeline stage)
     private readonly ArenaSlice[]? _inputs;             // with recomputation: each block's input, kept for its backward
     private readonly BlockTrainer<T>? _mtpBlock;
     private readonly ArenaArray<T> _acts = new(), _scratch = new();
@@ -109,12 +111,22 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     {
     }
 
+    /// <summary>As the public constructor, with the MoE branches made by <paramref name="moeBranches"/> (see below) over every layer.</summary>
+    internal TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha, bool recomputeActivations, MoeBranchFactory<T>? moeBranches)
+        : this(parameters, sequenceLength, balanceLossAlpha, recomputeActivations, moeBranches, layers: null)
+    {
+    }
+
     /// <summary>
     /// As the public constructor, with the MoE branches made by <paramref name="moeBranches"/> (e.g. expert-parallel layers whose
     /// forward and backward are collective over an expert group; every rank of it must then run the same sequence of
     /// forwards and backwards).
     /// </summary>
-    internal TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha, bool recomputeActivations, MoeBranchFactory<T>? moeBranches)
+    /// <remarks>
+    /// <paramref name="layers"/> (null: all) plans only the blocks of that range — a pipeline stage's share of the model;
+    /// model.norm, the head and MTP are planned only when the range ends at the last layer.
+    /// </remarks>
+    private TrainableModel(ModelParameters<T> parameters, int sequenceLength, double balanceLossAlpha, bool recomputeActivations, MoeBranchFactory<T>? moeBranches, Range? layers)
     {
         _p = parameters ?? throw new ArgumentNullException(nameof(parameters));
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 2);
@@ -126,28 +138,32 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         var alpha = T.CreateChecked(balanceLossAlpha);
         var rope = RopeTable.For(c, sequenceLength);
         int t = sequenceLength, h = c.HiddenSize, vocab = c.VocabSize;
+        var (first, count) = (layers ?? Range.All).GetOffsetAndLength(c.NumHiddenLayers);
+        _firstLayer = first;
+        _hasHead = first + count == c.NumHiddenLayers;
         BlockTrainer<T> Block(int layer, int tokens) => new(c, rope, tokens, layer, alpha, _acts, _scratch, moeBranches);
         if (recomputeActivations)
         {
             BlockTrainer<T>? dense = null, moe = null;
-            _blocks = Enumerable.Range(0, c.NumHiddenLayers)
+            _blocks = Enumerable.Range(first, count)
                 .Select(l => c.IsMoeLayer(l) ? moe ??= Block(l, t) : dense ??= Block(l, t))
                 .ToArray();
-            _inputs = Enumerable.Range(0, c.NumHiddenLayers).Select(l => _acts.Add($"layer{l}.input", t * h)).ToArray();   // (T, hidden) each
+            _inputs = Enumerable.Range(first, count).Select(l => _acts.Add($"layer{l}.input", t * h)).ToArray();   // (T, hidden) each
         }
         else
         {
-            _blocks = Enumerable.Range(0, c.NumHiddenLayers).Select(l => Block(l, t)).ToArray();
+            _blocks = Enumerable.Range(first, count).Select(l => Block(l, t)).ToArray();
         }
-        if (parameters.Mtp.Length > 0 && sequenceLength >= 3)
+        if (_hasHead && parameters.Mtp.Length > 0 && sequenceLength >= 3)
             _mtpBlock = Block(parameters.Mtp[0].Layer, sequenceLength - 1);
         ExpertLoad = Enumerable.Range(0, c.NumHiddenLayers + c.NumNextNPredictLayers).Select(l => c.IsMoeLayer(l) ? new int[c.NRoutedExperts] : null).ToArray();
 
         _x = _acts.Add("x", t * h);                                     // (T, hidden) residual stream
         _hn = _acts.Add("hn", t * h);                                   // (T, hidden) after model.norm
         _rstdN = _acts.Add("rstd_n", t);
-        _logits = _acts.Add("logits", (long)t * vocab);                 // (T, vocab); the MTP head reuses it
-        _dLogits = _acts.Add("d_logits", (long)t * vocab);              // (T, vocab)
+        var headRows = _hasHead ? t : 0;                                // a stage without the head needs no logits
+        _logits = _acts.Add("logits", (long)headRows * vocab);          // (T, vocab); the MTP head reuses it
+        _dLogits = _acts.Add("d_logits", (long)headRows * vocab);       // (T, vocab)
         _dhn = _acts.Add("d_hn", t * h);
         _dx = _acts.Add("d_x", t * h);
         _logProbs = _acts.Add("log_probs", t);                          // (T)
@@ -222,6 +238,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(grads);
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
+        RequireWholeModel();
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         var useMtp = _mtpBlock is not null && mtpWeight != T.Zero;
         int counted = 0, countedMtp = 0;
@@ -283,6 +300,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(grads);
         ArgumentNullException.ThrowIfNull(weights);
         if (batch.Count == 0) throw new ArgumentException("empty batch", nameof(batch));
+        RequireWholeModel();
         foreach (var load in ExpertLoad) if (load is not null) Array.Clear(load);
         tokenLogProbs = new T[batch.Count][];
         var total = T.Zero;
@@ -319,6 +337,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(sequence);
         Check(sequence);
+        RequireWholeModel();
         if (_lora is not null) _lora.Training = false;
         Forward(sequence.Tokens, countLoad: false);
         var logProbs = _acts[_logProbs];
@@ -356,39 +375,18 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// <summary>The main model's forward: fills x (final residual), hn, rstd_n and logits; returns the blocks' balance loss.</summary>
     private T Forward(int[] tokens, bool countLoad)
     {
-        var c = _p.Config;
-        int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
-        var x = _acts[_x];                                              // (T, hidden) residual stream
-        EmbeddingOp.Forward<T>(tokens, _p.Embed, x, h);
-        var balance = T.Zero;
-        for (var l = 0; l < _blocks.Length; l++)
-        {
-            var b = _blocks[l];
-            if (_inputs is not null) x.CopyTo(_acts[_inputs[l]]);
-            b.Forward(_p.Blocks[l], x, _p.RouterBias[l]);
-            if (countLoad) Accumulate(l, b);
-            balance += b.BalanceLoss;
-        }
-        var hn = _acts[_hn];
-        RmsNormOp.Forward<T>(x, _p.Norm, T.CreateChecked(c.RmsNormEps), hn, _acts[_rstdN], t, h);
-        LinearOp.Forward<T>(hn, _p.Head ?? _p.Embed, [], _acts[_logits], t, h, vocab);
+        EmbedTokens(tokens);
+        var balance = ForwardLayers(countLoad);
+        HeadForward();
         return balance;
     }
 
     /// <summary>From dhn (in its buffer) back to the embedding, through the final norm and every block.</summary>
     private void Backward(int[] tokens, ModelParameters<T> g, T balanceScale)
     {
-        var h = _p.Config.HiddenSize;
-        var dx = _acts[_dx];
-        dx.Clear();
-        RmsNormOp.Backward<T>(_acts[_dhn], _acts[_x], _p.Norm, _acts[_rstdN], dx, g.Norm, _tokens, h);
-        for (var i = _blocks.Length - 1; i >= 0; i--)
-        {
-            // Recomputation: rerun the block from its kept input (consumed in place) to restore its activations.
-            if (_inputs is not null) _blocks[i].Forward(_p.Blocks[i], _acts[_inputs[i]], _p.RouterBias[i]);
-            _blocks[i].Backward(_p.Blocks[i], dx, g.Blocks[i], balanceScale);
-        }
-        EmbeddingOp.Backward<T>(tokens, dx, g.Embed, h);
+        NormBackward(g);
+        BackwardLayers(g, balanceScale);
+        EmbedBackward(tokens, g);
     }
 
     /// <summary>Unmasked sequences: the loss is the mean over all B×(T−1) positions.</summary>
@@ -398,10 +396,21 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
     /// <summary>One sequence: returns its (unscaled) main, MTP and balance losses; gradients are scaled by the given weights.</summary>
     private (T Main, T Mtp, T Balance) Sequence(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale, T balanceScale)
     {
+        var balance = Forward(sequence.Tokens, countLoad: true);
+        var (mainLoss, mtpLoss, mtpBalance) = LossBackward(sequence, g, mainScale, mtpScale, balanceScale);
+        Backward(sequence.Tokens, g, balanceScale);
+        return (mainLoss, mtpLoss, balance + mtpBalance);
+    }
+
+    /// <summary>
+    /// After <see cref="HeadForward"/>: the main cross-entropy and (when <paramref name="mtpScale"/> ≠ 0) MTP, forward and
+    /// backward, leaving ∂L/∂hn in dhn. Returns the unscaled main and MTP losses and the MTP block's balance loss.
+    /// </summary>
+    private (T Main, T Mtp, T MtpBalance) LossBackward(TrainingSequence sequence, ModelParameters<T> g, T mainScale, T mtpScale, T balanceScale)
+    {
         var c = _p.Config;
         int t = _tokens, h = c.HiddenSize, vocab = c.VocabSize;
         var dHead = g.Head ?? g.Embed;
-        var balance = Forward(sequence.Tokens, countLoad: true);
         var dLogits = _acts[_dLogits];
         var mainLoss = CrossEntropyOp.ForwardBackward<T>(_acts[_logits], Targets(sequence), dLogits, vocab, T.One);
         for (var i = 0; i < dLogits.Length; i++) dLogits[i] *= mainScale;
@@ -410,8 +419,7 @@ public sealed class TrainableModel<T> where T : IFloatingPointIeee754<T>
         dhn.Clear();
         LinearOp.Backward<T>(dLogits, _acts[_hn], _p.Head ?? _p.Embed, dhn, dHead, [], t, h, vocab);
         var (mtpLoss, mtpBalance) = mtpScale == T.Zero ? (T.Zero, T.Zero) : MtpForwardBackward(sequence, g, mtpScale, balanceScale);
-        Backward(sequence.Tokens, g, balanceScale);
-        return (mainLoss, mtpLoss, balance + mtpBalance);
+        return (mainLoss, mtpLoss, mtpBalance);
     }
 
     /// <summary>

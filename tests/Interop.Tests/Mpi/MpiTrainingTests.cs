@@ -12,6 +12,9 @@ public sealed class MpiTrainingTests
     [MpiFact]
     public void Train_sft_with_expert_parallel_2_under_mpirun_np_2_gives_the_single_process_weights() => TrainUnderMpirun("--expert-parallel", "2");
 
+    [MpiFact]
+    public void Train_sft_with_pipeline_parallel_2_under_mpirun_np_2_gives_the_single_process_weights() => TrainUnderMpirun("--pipeline-parallel", "2");
+
     private static void TrainUnderMpirun(params string[] parallel)
     {
         var dir = Path.Combine(Path.GetTempPath(), "dsrt-mpi-" + Guid.NewGuid().ToString("N")[..10]);
