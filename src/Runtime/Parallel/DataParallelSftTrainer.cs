@@ -137,7 +137,7 @@ public sealed class DataParallelSftTrainer
         if (data.Count == 0) throw new ArgumentException("no training examples", nameof(data));
         var o = _options;
         var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.LearningRate);
-        var order = new DataOrder(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
+        var order = new SftDataOrder(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
         var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
         var history = new List<TrainingProgress>(o.Steps);
         var loads = _model.ExpertLoad.Select(l => l is null ? null : new int[l.Length]).ToArray();
@@ -270,33 +270,6 @@ public sealed class DataParallelSftTrainer
         {
             take(t, flat.AsSpan(at, t.W.Length));
             at += t.W.Length;
-        }
-    }
-
-    /// <summary>The data order of <see cref="SftTrainer"/>: file order, or a shuffle per epoch from (seed, epoch) alone.</summary>
-    private sealed class DataOrder(int count, bool shuffle, int seed, int epoch, int cursor)
-    {
-        private int[] _indices = epoch == 0 ? [] : Permutation(count, shuffle, seed, epoch - 1);
-
-        public int Epoch { get; private set; } = epoch;
-
-        public int Cursor { get; private set; } = cursor;
-
-        public int Next()
-        {
-            if (Epoch == 0 || Cursor == count)
-            {
-                _indices = Permutation(count, shuffle, seed, Epoch++);
-                Cursor = 0;
-            }
-            return _indices[Cursor++];
-        }
-
-        private static int[] Permutation(int count, bool shuffle, int seed, int epoch)
-        {
-            var indices = Enumerable.Range(0, count).ToArray();
-            if (shuffle) new Random(unchecked(seed * 1_000_003 + epoch)).Shuffle(indices);
-            return indices;
         }
     }
 }

@@ -4,7 +4,6 @@ namespace DeepSeek.Runtime.Training.Sft;
 /// The example order of <see cref="SftTrainer"/>: file order, or a shuffle per epoch that depends only on (seed, epoch), so a
 /// trainer can rebuild it from the epoch and cursor alone and parallel trainers see the single-process order.
 /// </summary>
-/// <remarks>SftTrainer and DataParallelSftTrainer still carry private copies of this; they should move onto it.</remarks>
 internal sealed class SftDataOrder(int count, bool shuffle, int seed, int epoch, int cursor)
 {
     private int[] _indices = epoch == 0 ? [] : Permutation(count, shuffle, seed, epoch - 1);

@@ -128,7 +128,7 @@ public sealed class SftTrainer : ITrainer
         if (data.Count == 0) throw new ArgumentException("no training examples", nameof(data));
         var o = _options;
         var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.MinLearningRate ?? o.LearningRate);
-        var order = new Order(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
+        var order = new SftDataOrder(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
         var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
         var history = new List<TrainingProgress>(Math.Max(0, o.Steps - _position.Step));
         var loads = _model.ExpertLoad.Select(l => l is null ? null : new int[l.Length]).ToArray();
@@ -207,49 +207,6 @@ public sealed class SftTrainer : ITrainer
             }
             if (!_adam.TryGetValue(name, out var state)) _adam[name] = state = (new float[w.Length], new float[w.Length]);
             AdamW.Step(w, g, state.M, state.V, step, lr, _options.AdamW);
-        }
-    }
-
-    /// <summary>
-    /// File order, or a shuffle per epoch that depends only on (seed, epoch), so a resumed run can rebuild it from the
-    /// epoch and cursor alone.
-    /// </summary>
-    private sealed class Order
-    {
-        private readonly int _count;
-        private readonly bool _shuffle;
-        private readonly int _seed;
-        private int[] _indices;
-
-        public Order(int count, bool shuffle, int seed, int epoch, int cursor)
-        {
-            (_count, _shuffle, _seed) = (count, shuffle, seed);
-            Epoch = epoch;
-            Cursor = cursor;
-            _indices = epoch == 0 ? [] : Permutation(epoch - 1);
-        }
-
-        /// <summary>Epochs started.</summary>
-        public int Epoch { get; private set; }
-
-        /// <summary>Examples taken in the current epoch.</summary>
-        public int Cursor { get; private set; }
-
-        public int Next()
-        {
-            if (Epoch == 0 || Cursor == _count)
-            {
-                _indices = Permutation(Epoch++);
-                Cursor = 0;
-            }
-            return _indices[Cursor++];
-        }
-
-        private int[] Permutation(int epoch)
-        {
-            var indices = Enumerable.Range(0, _count).ToArray();
-            if (_shuffle) new Random(unchecked(_seed * 1_000_003 + epoch)).Shuffle(indices);
-            return indices;
         }
     }
 }
