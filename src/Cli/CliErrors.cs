@@ -24,19 +24,30 @@ internal static class CliErrors
 
     /// <summary>
     /// Prints a known failure (bad input: checkpoint, config, tokenizer, context, options, arguments, files; no NVIDIA
-    /// driver or a CUDA driver error with --backend cuda, MPI needed but not launched by mpirun) as one
+    /// driver or a CUDA driver error with --backend cuda, MPI needed but not launched by mpirun, a parallel group that
+    /// failed for such a reason) as one
     /// <c>error:</c> line and returns true; returns false for anything else, which is a bug and should surface whole.
     /// </summary>
     public static bool TryReport(TextWriter error, bool verbose, Exception e)
     {
-        if (e is not (CheckpointFormatException or ModelConfigException or DeepSeek.Runtime.Training.Sft.TrainingDataException or TokenizerFormatException or ChatTemplateException or ContextLengthException
-            or BackendNotSupportedException or OptionsValidationException or IOException or UnauthorizedAccessException or ArgumentException
-            or DeepSeek.Interop.Cuda.CudaUnavailableException or DeepSeek.Interop.Cuda.CudaException or DeepSeek.Interop.Mpi.MpiUnavailableException))
-            return false;
+        if (!IsKnown(e)) return false;
         // ArgumentException appends "(Parameter 'x')": noise for a command-line user.
         var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
         error.WriteLine($"error: {message}");
         if (verbose) error.WriteLine(e.ToString());
         return true;
+    }
+
+    /// <summary>
+    /// Bad input, a missing driver or launcher, or a parallel group that failed for one of those (or for its transport, a
+    /// timeout or a killed rank: no inner exception): a rank's bug inside a group still surfaces whole.
+    /// </summary>
+    private static bool IsKnown(Exception e)
+    {
+        if (e is DeepSeek.Runtime.Distributed.CommunicatorException c)
+            return c.InnerException is null || IsKnown(c.InnerException);
+        return e is CheckpointFormatException or ModelConfigException or DeepSeek.Runtime.Training.Sft.TrainingDataException or TokenizerFormatException or ChatTemplateException or ContextLengthException
+            or BackendNotSupportedException or OptionsValidationException or IOException or UnauthorizedAccessException or ArgumentException
+            or DeepSeek.Interop.Cuda.CudaUnavailableException or DeepSeek.Interop.Cuda.CudaException or DeepSeek.Interop.Mpi.MpiUnavailableException;
     }
 }
