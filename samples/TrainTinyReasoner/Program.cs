@@ -4,11 +4,13 @@
 //   3. a small cold-start SFT curriculum on column-wise reasoning traces (operands of up to 3, then up to 4 digits),
 //      the MTP loss on;
 //   4. GRPO on prompts only (up to 5 digits) with rule rewards written in C#: exact answer + format;
-//   5. held-out evaluation after each stage (1,000 problems never drawn for training, 5-digit ones — longer than any
+//   5. a second round, as R1 runs SFT → RL twice: SFT on fresh traces of up to 4 digits at a lower learning rate, then
+//      GRPO again;
+//   6. held-out evaluation after each stage (1,000 problems never drawn for training, 5-digit ones — longer than any
 //      SFT example — included).
-// Seeded. Run from the repository root (about 45 minutes on 2 cores; writes models/deepseek-tiny-reasoner):
+// Seeded. Run from the repository root (about 90 minutes on 2 cores; writes models/deepseek-tiny-reasoner):
 //   dotnet run --project samples/TrainTinyReasoner -c Release
-// Stages can be run one by one (--stages init,sft,sft2,grpo,eval) with their intermediate checkpoints in --work.
+// Stages can be run one by one (--stages init,sft,sft2,grpo,sft3,grpo2,eval) with their intermediate checkpoints in --work.
 using System.Diagnostics;
 using System.Globalization;
 using DeepSeek.Runtime.Checkpoints;
@@ -27,6 +29,8 @@ var work = Path.GetFullPath(options.Work);
 var initDir = Path.Combine(work, "init");
 var sftDir = Path.Combine(work, "sft");
 var sft2Dir = Path.Combine(work, "sft2");
+var grpoDir = Path.Combine(work, "grpo");
+var sft3Dir = Path.Combine(work, "sft3");
 var outDir = Path.GetFullPath(options.Out);
 Directory.CreateDirectory(initDir);
 using var cancel = new CancellationTokenSource();
@@ -51,10 +55,23 @@ if (options.Stages.Contains("sft2"))
     await Sft(sftDir, sft2Dir, options.SftDigits + 1, options.Sft2Steps, options.SftLearningRate / 2, options.SequenceLength + 32, options.Seed + 2);
 
 if (options.Stages.Contains("grpo"))
+    await Grpo(sft2Dir, grpoDir, options.Seed + 1, options.Seed, "round 1");
+
+// Round 2, as R1 does (SFT → RL → SFT → RL): fresh traces of up to 4 digits at a lower learning rate mend the column
+// facts the first round still gets wrong (borrows, x·m + carry), then RL again.
+if (options.Stages.Contains("sft3"))
+    await Sft(grpoDir, sft3Dir, options.SftDigits + 1, options.Sft3Steps, options.SftLearningRate / 6, options.SequenceLength + 32, options.Seed + 8);
+if (options.Stages.Contains("grpo2"))
+    await Grpo(sft3Dir, outDir, options.Seed + 7, options.Seed + 6, "round 2");
+
+if (options.Stages.Contains("eval")) Evaluate(outDir, "shipped");
+Console.WriteLine($"total {clock.Elapsed:hh\\:mm\\:ss}");
+
+async Task Grpo(string from, string to, int problemSeed, int seed, string label)
 {
-    using var model = LoadedModel.Open(sft2Dir);
+    using var model = LoadedModel.Open(from);
     var evaluator = model.Evaluator;
-    var problems = ArithmeticTask.Sample(options.GrpoProblems, options.Seed + 1, ArithmeticSplit.Train, options.GrpoDigits);
+    var problems = ArithmeticTask.Sample(options.GrpoProblems, problemSeed, ArithmeticSplit.Train, options.GrpoDigits);
     var prompts = problems.Select(p => evaluator.Prompt(p.Question)).ToList();
     // Rewards are plain C#: 1 for the exact answer, 0.2 for closing the reasoning and answering (R1's two rule rewards).
     Func<RewardContext, double> exact = c => c.Text is { } t && ArithmeticTask.Grade(problems[c.PromptIndex], t).Correct ? 1.0 : 0.0;
@@ -71,7 +88,7 @@ if (options.Stages.Contains("grpo"))
         Steps = options.GrpoSteps,
         LearningRate = options.GrpoLearningRate,
         MaxGradNorm = 1.0,
-        Seed = options.Seed,
+        Seed = seed,
         SampleableTokens = model.Tokenizer.VocabSize,
     };
     using var trainer = new GrpoTrainer(ModelParameters<float>.Load(model.Weights), grpo, [exact, format],
@@ -80,13 +97,10 @@ if (options.Stages.Contains("grpo"))
     var progress = new Progress<GrpoProgress>(p => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"  grpo {p.Step,4}/{p.Steps}  reward {p.MeanReward:F3} ± {p.RewardStd:F3}  kl {p.Kl:F4}  clip {p.ClipFraction:P0}  length {p.MeanCompletionLength:F1}  [{clock.Elapsed:mm\\:ss}]")));
     await trainer.TrainAsync(prompts, progress, cancel.Token);
-    TrainedCheckpoint.Save(trainer.Parameters, outDir, DType.F32, sft2Dir, cancel.Token);
-    Console.WriteLine($"GRPO done in {clock.Elapsed - last:mm\\:ss} → {outDir}");
-    Evaluate(outDir, "after GRPO");
+    TrainedCheckpoint.Save(trainer.Parameters, to, DType.F32, from, cancel.Token);
+    Console.WriteLine($"GRPO done in {clock.Elapsed - last:mm\\:ss} → {to}");
+    Evaluate(to, $"after GRPO ({label})");
 }
-
-if (options.Stages.Contains("eval")) Evaluate(outDir, "shipped");
-Console.WriteLine($"total {clock.Elapsed:hh\\:mm\\:ss}");
 
 async Task Sft(string from, string to, int digits, int steps, double learningRate, int sequenceLength, int seed)
 {
@@ -170,7 +184,7 @@ internal sealed record RecipeOptions
 {
     public string Out { get; init; } = "models/deepseek-tiny-reasoner";
     public string Work { get; init; } = "artifacts/tiny-reasoner";
-    public HashSet<string> Stages { get; init; } = ["init", "sft", "sft2", "grpo"];
+    public HashSet<string> Stages { get; init; } = ["init", "sft", "sft2", "grpo", "sft3", "grpo2"];
     public int Seed { get; init; } = 1;
     public int Hidden { get; init; } = 64;
     public int Layers { get; init; } = 3;
@@ -180,6 +194,7 @@ internal sealed record RecipeOptions
     public int SftSteps { get; init; } = 2400;
     public int SftDigits { get; init; } = 3;
     public int Sft2Steps { get; init; } = 3000;
+    public int Sft3Steps { get; init; } = 2000;
     public double SftLearningRate { get; init; } = 3e-3;
     public int GrpoSteps { get; init; } = 60;
     public int GrpoProblems { get; init; } = 4_000;
@@ -211,6 +226,7 @@ internal sealed record RecipeOptions
                 "--batch" => o with { BatchSize = I() },
                 "--sft-steps" => o with { SftSteps = I() },
                 "--sft2-steps" => o with { Sft2Steps = I() },
+                "--sft3-steps" => o with { Sft3Steps = I() },
                 "--sft-digits" => o with { SftDigits = I() },
                 "--sft-lr" => o with { SftLearningRate = D() },
                 "--grpo-steps" => o with { GrpoSteps = I() },

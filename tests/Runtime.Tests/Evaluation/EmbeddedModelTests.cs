@@ -65,8 +65,8 @@ public sealed class EmbeddedModelTests
         Assert.True(result.Accuracy >= MinimumAccuracy, $"accuracy {result.Accuracy:P1}");
     }
 
-    // 45 of 48 (93.8 %) when the model was shipped (`deepseek eval --n 48 --seed 7 --max-digits 3`). Greedy decoding is
+    // 47 of 48 (97.9 %) when the model was shipped (`deepseek eval --n 48 --seed 7 --max-digits 3`). Greedy decoding is
     // deterministic on one machine; the margin of two problems covers near-tie logits that another SIMD width may round
     // the other way. A larger drop means the engine, tokenizer, chat template or weights changed what the model computes.
-    private const double MinimumAccuracy = 0.89;
+    private const double MinimumAccuracy = 45.0 / 48;
 }
