@@ -91,6 +91,19 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void DotBf16_is_Dot_of_the_decoded_row_bit_for_bit()
+    {
+        for (var n = 0; n <= 257; n++)
+        {
+            var x = Random(n, n);
+            var bits = Random(n, 5000 + n).Select(BFloat16Codec.FromSingle).ToArray();
+            var decoded = new float[n];
+            BFloat16Codec.ToSingle(bits, decoded);
+            Assert.Equal(RowDot.Dot(x, decoded), RowDot.DotBf16(x, bits));
+        }
+    }
+
+    [Fact]
     public void Dot4x2_computes_each_pair_exactly_as_Dot()
     {
         Span<float> r = stackalloc float[8];

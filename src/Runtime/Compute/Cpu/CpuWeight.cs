@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Tensors;
 
@@ -77,6 +78,16 @@ internal sealed unsafe class CpuWeight : ComputeWeight
 
     /// <summary>Row <paramref name="r"/> in place, for F32 weights.</summary>
     public ReadOnlySpan<float> F32Row(int r) => new((float*)_data + (long)r * Cols, Cols);
+
+    /// <summary>True when rows are bfloat16 and can be read in place (<see cref="Bf16Row"/>).</summary>
+    public bool IsBf16 => _dtype == DType.BF16;
+
+    /// <summary>Row <paramref name="r"/> of a BF16 matrix, in place (the bits; see <see cref="RowDot.DotBf16"/>).</summary>
+    public ReadOnlySpan<ushort> Bf16Row(int r)
+    {
+        Debug.Assert(IsBf16 && (uint)r < (uint)Rows);
+        return new((ushort*)_data + (long)r * Cols, Cols);
+    }
 
     /// <summary>Decodes row <paramref name="r"/> into <paramref name="destination"/> (Cols floats).</summary>
     public void DecodeRow(int r, Span<float> destination)
