@@ -180,7 +180,7 @@ public static class Float8E4M3Codec
     // Lane-wise decode of codes held in uint lanes, without touching float denormals (which cost microcode assists):
     // normals rebias the exponent in place, subnormals convert m and scale by 2^-9, 0x7F-magnitudes become NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Decode(Vector512<uint> code)
+    internal static Vector512<uint> Decode(Vector512<uint> code)
     {
         var sign = (code & Vector512.Create(0x80u)) << 24;
         var abs = code & Vector512.Create(0x7Fu);
@@ -192,7 +192,7 @@ public static class Float8E4M3Codec
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> Decode(Vector256<uint> code)
+    internal static Vector256<uint> Decode(Vector256<uint> code)
     {
         var sign = (code & Vector256.Create(0x80u)) << 24;
         var abs = code & Vector256.Create(0x7Fu);

@@ -20,6 +20,8 @@ public sealed class CpuBatchInvarianceTests : IDisposable
         _dir.Dispose();
     }
 
+    private const int Fp8Block = 32;
+
     private static float[] Random(int n, int seed)
     {
         var rng = new Random(seed);
@@ -31,12 +33,14 @@ public sealed class CpuBatchInvarianceTests : IDisposable
         var name = $"w{_files.Count}";
         var w = new SafeTensorsWriter();
         if (dtype == DType.BF16) w.AddBF16(name, Shape.Of(rows, cols), values);
+        else if (dtype == DType.F8_E4M3) w.AddFp8Block(name, rows, cols, values, blockSize: Fp8Block);
         else w.AddF32(name, Shape.Of(rows, cols), values);
         var path = _dir.File(name + ".safetensors");
         w.WriteFile(path);
         var file = SafeTensorsFile.Open(path);
         _files.Add(file);
-        return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), null, 128, 128);
+        CheckpointTensor? scale = dtype == DType.F8_E4M3 ? new CheckpointTensor(file, file.GetInfo(name + "_scale_inv")) : null;
+        return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), scale, Fp8Block, Fp8Block);
     }
 
     private static float[] MatMul(CpuBackend backend, WeightTensor weight, float[] x, int tokens, int inputs)
@@ -54,6 +58,7 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     [Theory]
     [InlineData(DType.F32, 5, 203, 257)]    // 260K multiply-adds: split over the pool
     [InlineData(DType.BF16, 7, 130, 300)]
+    [InlineData(DType.F8_E4M3, 5, 70, 300)] // 32-wide scale blocks, a partial last one
     [InlineData(DType.F32, 2, 17, 15)]      // tiny: inline, tails only
     public void MatMul_rows_do_not_depend_on_the_batch_or_the_threads(DType dtype, int tokens, int outputs, int inputs)
     {
@@ -101,6 +106,24 @@ public sealed class CpuBatchInvarianceTests : IDisposable
             BFloat16Codec.ToSingle(bits, decoded);
             Assert.Equal(RowDot.Dot(x, decoded), RowDot.DotBf16(x, bits));
         }
+    }
+
+    [Fact]
+    public void DotFp8_is_Dot_of_the_decoded_scaled_row_bit_for_bit()
+    {
+        foreach (var blockCols in new[] { 16, 32, 128 })
+            for (var n = 0; n <= 257; n++)
+            {
+                var x = Random(n, n);
+                var rng = new Random(n + blockCols);
+                var codes = new byte[n];
+                rng.NextBytes(codes);   // every code: zeros, subnormals, normals, ±448, NaN
+                var scales = Random((n + blockCols - 1) / blockCols, 7 * n + 1).Select(v => MathF.Abs(v) + 1e-3f).ToArray();
+                var decoded = new float[n];
+                Float8E4M3Codec.ToSingle(codes, decoded);
+                for (var i = 0; i < n; i++) decoded[i] *= scales[i / blockCols];
+                Assert.Equal(RowDot.Dot(x, decoded), RowDot.DotFp8(x, codes, scales, blockCols));
+            }
     }
 
     [Fact]

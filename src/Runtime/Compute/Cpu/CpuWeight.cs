@@ -89,6 +89,22 @@ internal sealed unsafe class CpuWeight : ComputeWeight
         return new((ushort*)_data + (long)r * Cols, Cols);
     }
 
+    /// <summary>True for FP8 rows <see cref="RowDot.DotFp8"/> can read in place: scale blocks a multiple of 16 columns wide.</summary>
+    public bool IsFp8InPlace => _dtype == DType.F8_E4M3 && _blockCols % 16 == 0;
+
+    /// <summary>Row <paramref name="r"/> of an FP8 matrix in place: its codes (see <see cref="Fp8RowScales"/>, <see cref="BlockCols"/>).</summary>
+    public ReadOnlySpan<byte> Fp8Row(int r)
+    {
+        Debug.Assert(_dtype == DType.F8_E4M3 && (uint)r < (uint)Rows);
+        return new ReadOnlySpan<byte>(_data + (long)r * Cols, Cols);
+    }
+
+    /// <summary>The scales of row <paramref name="r"/>'s column blocks (FP8 only).</summary>
+    public ReadOnlySpan<float> Fp8RowScales(int r) => _scales.AsSpan((r / _blockRows) * _gridCols, _gridCols);
+
+    /// <summary>Columns per scale block (FP8 only).</summary>
+    public int BlockCols => _blockCols;
+
     /// <summary>Decodes row <paramref name="r"/> into <paramref name="destination"/> (Cols floats).</summary>
     public void DecodeRow(int r, Span<float> destination)
     {

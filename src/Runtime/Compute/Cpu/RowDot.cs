@@ -1,6 +1,9 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using DeepSeek.Runtime.Tensors;
 
 namespace DeepSeek.Runtime.Compute.Cpu;
 
@@ -111,6 +114,71 @@ internal static class RowDot
         else s = 0f;
         for (; i < n; i++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref wr, i) << 16), s);
         return s;
+    }
+
+    /// <summary>
+    /// x · w for a block-scaled FP8 (E4M3) weight row: each code decoded and multiplied by its block's scale in registers,
+    /// bit for bit <see cref="Dot"/> of x and the row <see cref="CpuWeight.DecodeRow"/> produces (code × scale rounded
+    /// once, then the same chunk order). <paramref name="blockScales"/>[b] scales columns [b·blockCols, (b+1)·blockCols);
+    /// blockCols must be a multiple of 16, so no vector straddles two blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float DotFp8(ReadOnlySpan<float> x, ReadOnlySpan<byte> w, ReadOnlySpan<float> blockScales, int blockCols)
+    {
+        Debug.Assert(blockCols % 16 == 0 && w.Length == x.Length);
+        ref var xr = ref MemoryMarshal.GetReference(x);
+        ref var wr = ref MemoryMarshal.GetReference(w);
+        var n = x.Length;
+        var i = 0;
+        float s;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && n >= 16)
+        {
+            Vector512<float> a = default, b = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, blockScales, blockCols), a);
+                b = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i + 16), Fp8x16(ref wr, i + 16, blockScales, blockCols), b);
+            }
+            if (i + 16 <= n)
+            {
+                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, blockScales, blockCols), a);
+                i += 16;
+            }
+            s = Vector512.Sum(a + b);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<float> a = default, b = default;
+            for (; i + 16 <= n; i += 16)
+            {
+                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, blockScales, blockCols), a);
+                b = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i + 8), Fp8x8(ref wr, i + 8, blockScales, blockCols), b);
+            }
+            if (i + 8 <= n)
+            {
+                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, blockScales, blockCols), a);
+                i += 8;
+            }
+            s = Vector256.Sum(a + b);
+        }
+        else s = 0f;
+        for (; i < n; i++)
+            s = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), Float8E4M3Codec.ToSingle(Unsafe.Add(ref wr, i)) * blockScales[i / blockCols], s);
+        return s;
+    }
+
+    /// <summary>Codes [i, i + 16) decoded and scaled (one block: blockCols is a multiple of 16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fp8x16(ref byte w, int i, ReadOnlySpan<float> blockScales, int blockCols) =>
+        Float8E4M3Codec.Decode(Avx512F.ConvertToVector512UInt32(Vector128.LoadUnsafe(ref w, (nuint)i))).AsSingle() * Vector512.Create(blockScales[i / blockCols]);
+
+    /// <summary>Codes [i, i + 8) decoded and scaled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fp8x8(ref byte w, int i, ReadOnlySpan<float> blockScales, int blockCols)
+    {
+        var (lo, _) = Vector128.Widen(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref w, i))).AsByte());
+        var (a, b) = Vector128.Widen(lo);
+        return Float8E4M3Codec.Decode(Vector256.Create(a, b)).AsSingle() * Vector256.Create(blockScales[i / blockCols]);
     }
 
     /// <summary>x · w0 … x · w3 into r[0..3], each exactly as <see cref="Dot"/> computes it.</summary>
