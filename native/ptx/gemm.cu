@@ -132,6 +132,106 @@ DS_KERNEL void fp8_gemm_grouped(const uint8_t* a, const float* sa, const uint8_t
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The same contract on tensor cores (sm_80+): E4M3 codes are decoded to BF16 (exact) while a 64×32 slice of A and of
+// B is staged into shared memory, ldmatrix loads the fragments, and mma.sync m16n8k16 (bf16 × bf16, fp32 accumulate)
+// sums the exact code products of one 128-wide K block in fp32 registers; that partial sum is promoted into the fp32
+// main accumulator with sa·sb once per block, at the same points as fp8_gemm and the CPU twin. The only difference
+// from fp8_gemm is the summation order inside a 128-block (the tensor core's, unspecified), so results agree to
+// within K-block rounding (≈ 128·2^-24 · Σ|a·b| per block), not bit for bit.
+//
+// 8 warps over the 64×64 tile: warp w owns rows 16·(w%4) … +15 and columns 32·(w/4) … +31 (four n8 tiles).
+// Correctness first: byte loads and a single shared buffer; cp.async double buffering and 16-byte loads are next.
+#define MMA_LDS (KSUB + 8)   // bf16 per shared row: 80 bytes keeps ldmatrix rows 16-byte aligned, the 8 rows of a matrix on distinct banks
+
+__device__ __forceinline__ void fp8_gemm_mma_tile(
+    const uint8_t* a, const float* sa, const uint8_t* b, const float* sb,
+    float* c, long long ldc, int rows, int N, int K, int row0, int col0)
+{
+    __shared__ __align__(16) uint16_t As[TILE * MMA_LDS];
+    __shared__ __align__(16) uint16_t Bs[TILE * MMA_LDS];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
+    int g = lane >> 2, t = lane & 3;
+    int kblocks = (K + QBLOCK - 1) / QBLOCK;
+    // ldmatrix row addresses: A's four 8×8 matrices are (rows 0-7 | 8-15) × (k 0-7 | 8-15) in a-fragment order;
+    // B's (n rows of Bs, k contiguous = column-major B) are n 0-7 × (k 0-7 | 8-15), then n 8-15 × the same.
+    const uint16_t* a_row = &As[(wm + (lane & 7) + ((lane >> 3) & 1) * 8) * MMA_LDS + (lane >> 4) * 8];
+    const uint16_t* b_row = &Bs[(wn + (lane & 7) + (lane >> 4) * 8) * MMA_LDS + ((lane >> 3) & 1) * 8];
+    float acc[4][4], part[4][4];   // [n8 tile][c-fragment element]
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+
+    for (int kb = 0; kb < kblocks; kb++)
+    {
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) part[j][i] = 0.0f;
+        int kend = min(K, (kb + 1) * QBLOCK);
+        for (int k0 = kb * QBLOCK; k0 < kend; k0 += KSUB)
+        {
+            for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
+            {
+                int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
+                int ar = row0 + r, bc = col0 + r;
+                As[r * MMA_LDS + kk] = (uint16_t)((ar < rows && k < kend) ? fp8_e4m3_to_bf16(a[(long long)ar * K + k]) : 0u);
+                Bs[r * MMA_LDS + kk] = (uint16_t)((bc < N && k < kend) ? fp8_e4m3_to_bf16(b[(long long)bc * K + k]) : 0u);
+            }
+            __syncthreads();
+#pragma unroll
+            for (int ks = 0; ks < KSUB; ks += 16)
+            {
+                uint32_t af[4], bf[2][4];
+                ldmatrix_x4(af, a_row + ks);
+                ldmatrix_x4(bf[0], b_row + ks);
+                ldmatrix_x4(bf[1], b_row + 16 * MMA_LDS + ks);
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                {
+                    uint32_t bb[2] = {bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]};
+                    mma_bf16_16816(part[j], af, bb);
+                }
+            }
+            __syncthreads();
+        }
+        // Promotion, as fp8_gemm: one fp32 multiply-add per output per 128 of K.
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            int r = row0 + wm + g + (i >> 1) * 8;
+            float sr = r < rows ? sa[(long long)r * kblocks + kb] : 0.0f;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+            {
+                int n = col0 + wn + j * 8 + t * 2 + (i & 1);
+                float sn = n < N ? sb[(long long)(n / QBLOCK) * kblocks + kb] : 0.0f;
+                acc[j][i] = fmaf(part[j][i], __fmul_rn(sr, sn), acc[j][i]);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = row0 + wm + g + (i >> 1) * 8;
+        if (r >= rows) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int n = col0 + wn + j * 8 + t * 2 + (i & 1);
+            if (n < N) c[(long long)r * ldc + n] = acc[j][i];
+        }
+    }
+}
+
+// fp8_gemm's arguments, grid (ceil(N/64), ceil(M/64)) and 256 threads, on tensor cores (see fp8_gemm_mma_tile).
+DS_KERNEL void fp8_gemm_mma(const uint8_t* a, const float* sa, const uint8_t* b, const float* sb, float* c, long long ldc, int M, int N, int K)
+{
+    fp8_gemm_mma_tile(a, sa, b, sb, c, ldc, M, N, K, blockIdx.y * TILE, blockIdx.x * TILE);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // out [M, N] (stride ldo) = x [M, K] (stride ldx) · Wᵀ (+ bias[N]); W [N, K] stored as DT, decoded in the loader.
 // Grid (ceil(N/64), ceil(M/64)), 256 threads.
 template <int DT>
