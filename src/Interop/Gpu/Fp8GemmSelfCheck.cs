@@ -1,6 +1,5 @@
 using DeepSeek.Interop.Cuda;
 using DeepSeek.Runtime.Compute.Cpu;
-using DeepSeek.Runtime.Tensors;
 
 namespace DeepSeek.Interop.Gpu;
 
@@ -8,47 +7,12 @@ namespace DeepSeek.Interop.Gpu;
 /// Whether <c>fp8_gemm_mma</c> (tensor cores) may stand in for <c>fp8_gemm</c> on this GPU: both run one small
 /// problem with every edge the kernels handle (a partial 64-row tile, a partial 64-column tile across two 128-column
 /// weight blocks, a partial last 128-block of K), and the tensor-core result must lie within
-/// <see cref="Bound"/> of the scalar one. The scalar kernel is held bit for bit to the CPU twin by the GPU tests; the
+/// <see cref="BlockFp8Gemm.ReorderingBound"/> of the scalar one. The scalar kernel is held bit for bit to the CPU twin by the GPU tests; the
 /// tensor-core kernel is new and unverified on most hardware, so it is used only where it passes here.
 /// </summary>
 internal static class Fp8GemmSelfCheck
 {
     internal const int M = 40, N = 136, K = 200;
-
-    /// <summary>
-    /// The largest |tensor-core − twin| a correct kernel can show at each output of c [m, n]. Both compute, per 128-block
-    /// b of K, the fp32 sum p_b of exact products a_k·b_k (L = min(K, 128) terms) and promote acc = fma(p_b, s_b, acc)
-    /// with s_b = sa·sb. The twin sums in k order: |error| ≤ (L−1)·u·Σ|a_k·b_k| (u = 2⁻²⁴). The tensor core sums in its
-    /// own order and may truncate instead of round: ≤ L·2u·Σ|a_k·b_k|. A difference δ_b in p_b reaches the output as
-    /// |s_b|·δ_b, and the promotions, now rounding different values, may differ by one rounding each: ≤ u·Σ_b|s_b·p_b|.
-    /// So |Δc| ≤ (3L + 1)·u·Σ_b |s_b|·Σ_{k∈b}|a_k·b_k|, rounded up to (3L + 2)·u·… to cover the double-precision bound
-    /// itself. Any layout error moves outputs by whole products, far above this (the tests check that it does).
-    /// </summary>
-    public static double[] Bound(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k,
-        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, int n)
-    {
-        var kb = BlockFp8Gemm.KBlocks(k);
-        var factor = (3.0 * Math.Min(k, BlockFp8Gemm.BlockSize) + 2) * Math.ScaleB(1.0, -24);
-        var av = new float[(long)m * k];
-        var bv = new float[(long)n * k];
-        Float8E4M3Codec.ToSingle(a[..av.Length], av);
-        Float8E4M3Codec.ToSingle(b[..bv.Length], bv);
-        var bound = new double[(long)m * n];
-        for (var i = 0; i < m; i++)
-            for (var j = 0; j < n; j++)
-            {
-                double total = 0;
-                for (var blk = 0; blk < kb; blk++)
-                {
-                    double sum = 0;
-                    for (int kk = blk * BlockFp8Gemm.BlockSize, end = Math.Min(k, kk + BlockFp8Gemm.BlockSize); kk < end; kk++)
-                        sum += Math.Abs((double)av[(long)i * k + kk] * bv[(long)j * k + kk]);
-                    total += sum * Math.Abs((double)aScales[i * kb + blk] * bScales[j / BlockFp8Gemm.BlockSize * kb + blk]);
-                }
-                bound[(long)i * n + j] = factor * total;
-            }
-        return bound;
-    }
 
     /// <summary>The first output outside its bound, described, or null when every output is within it (NaN never is).</summary>
     public static string? FirstDisagreement(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<double> bound, int n)
@@ -66,7 +30,7 @@ internal static class Fp8GemmSelfCheck
     public static string? Run(CudaContext context, KernelLibrary kernels)
     {
         var (a, sa, b, sb) = Problem();
-        var bound = Bound(a, sa, M, K, b, sb, N);
+        var bound = BlockFp8Gemm.ReorderingBound(a, sa, M, K, b, sb, N);
         using var da = Upload(context, a);
         using var dsa = Upload(context, sa);
         using var db = Upload(context, b);

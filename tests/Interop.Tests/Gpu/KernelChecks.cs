@@ -66,7 +66,7 @@ public abstract class KernelChecks : IDisposable
     }
 
     /// <summary>
-    /// fp8_gemm_mma against the twin within <see cref="Fp8GemmSelfCheck.Bound"/>: only the summation order inside a
+    /// fp8_gemm_mma against the twin within <see cref="BlockFp8Gemm.ReorderingBound"/>: only the summation order inside a
     /// 128-block differs, which moves an output by at most (3·min(K,128) + 2)·2⁻²⁴·Σ_b|sa·sb|·Σ_k|a·b| (derivation there).
     /// </summary>
     protected void CheckFp8_gemm_mma_matches_its_cpu_twin_within_the_summation_bound(int m, int n, int k)
@@ -76,7 +76,7 @@ public abstract class KernelChecks : IDisposable
         var twin = new float[m * n];
         BlockFp8Gemm.Gemm(a, sa, m, k, b, sb, n, twin);
         var c = RunFp8Gemm("fp8_gemm_mma", a, sa, b, sb, m, n, k);
-        var bound = Fp8GemmSelfCheck.Bound(a, sa, m, k, b, sb, n);
+        var bound = BlockFp8Gemm.ReorderingBound(a, sa, m, k, b, sb, n);
         Assert.Null(Fp8GemmSelfCheck.FirstDisagreement(twin, c, bound, n));
         Assert.Contains(bound, x => x > 0);   // the bound is not vacuous: these outputs do have rounding to bound
     }
