@@ -3,9 +3,9 @@
 // (F32/BF16/F16/block-FP8 decoded in the loader) for non-FP8 weights and the exact path.
 //
 // Correctness first: a 64×64 output tile per 256-thread block, 4×4 outputs per thread, K staged through shared
-// memory 32 at a time. A tuned version would stage FP8 codes with cp.async/TMA, issue mma.sync (sm_89) or wgmma
-// (sm_90a, needs a CUDA 12 ptxas) on e4m3 fragments, keep the per-128-K promotion in registers, and swizzle tiles
-// over a persistent grid as DeepGEMM does.
+// memory 32 at a time; fp8_gemm_mma does the same tile on tensor cores (bf16 mma.sync, the per-128-K promotion in
+// registers). A tuned version would stage FP8 codes with cp.async/TMA, issue mma.sync (sm_89) or wgmma (sm_90a, needs
+// a CUDA 12 ptxas) on e4m3 fragments, and swizzle tiles over a persistent grid as DeepGEMM does.
 #include "common.cuh"
 
 #define TILE 64
