@@ -3,7 +3,7 @@
 // (F32/BF16/F16/block-FP8 decoded in the loader) for non-FP8 weights and the exact path.
 //
 // Correctness first: a 64×64 output tile per 256-thread block, 4×4 outputs per thread, K staged through shared
-// memory 32 at a time; fp8_gemm_mma does the same tile on tensor cores (bf16 mma.sync, the per-128-K promotion in
+// memory 32 at a time; fp8_gemm_mma does the same tile on tensor cores (f16 mma.sync, the per-128-K promotion in
 // registers). A tuned version would stage FP8 codes with cp.async/TMA, issue mma.sync (sm_89) or wgmma (sm_90a, needs
 // a CUDA 12 ptxas) on e4m3 fragments, and swizzle tiles over a persistent grid as DeepGEMM does.
 #include "common.cuh"
@@ -132,16 +132,19 @@ DS_KERNEL void fp8_gemm_grouped(const uint8_t* a, const float* sa, const uint8_t
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The same contract on tensor cores (sm_80+): E4M3 codes are decoded to BF16 (exact) while a 64×32 slice of A and of
-// B is staged into shared memory, ldmatrix loads the fragments, and mma.sync m16n8k16 (bf16 × bf16, fp32 accumulate)
-// sums the exact code products of one 128-wide K block in fp32 registers; that partial sum is promoted into the fp32
-// main accumulator with sa·sb once per block, at the same points as fp8_gemm and the CPU twin. The only difference
-// from fp8_gemm is the summation order inside a 128-block (the tensor core's, unspecified), so results agree to
-// within K-block rounding (≈ 128·2^-24 · Σ|a·b| per block), not bit for bit.
+// The same contract on tensor cores (sm_80+): E4M3 codes are turned into F16 by bit shifts (value·2^-8, exact — see
+// fp8x2_to_f16x2_scaled; E4M3 is exact in F16 as in BF16, and F16's bias makes the conversion a shift) while a 64×32
+// slice of A and of B is staged into shared memory, ldmatrix loads the fragments, and mma.sync m16n8k16 (f16 × f16,
+// fp32 accumulate) sums the exact code products of one 128-wide K block, ·2^-16, in fp32 registers; that partial sum
+// is promoted into the fp32 main accumulator with sa·sb·2^16 once per block, at the same points as fp8_gemm and the
+// CPU twin. Scaling by powers of two is exact here (no partial sum of E4M3 products ·2^-16 nears fp32's subnormals,
+// and p·2^-16 · (s·2^16) is the same fma as p · s), so the only difference from fp8_gemm is the summation order
+// inside a 128-block (the tensor core's, unspecified): within BlockFp8Gemm.ReorderingBound, not bit for bit.
 //
 // 8 warps over the 64×64 tile: warp w owns rows 16·(w%4) … +15 and columns 32·(w/4) … +31 (four n8 tiles).
-// Correctness first: byte loads and a single shared buffer; cp.async double buffering and 16-byte loads are next.
-#define MMA_LDS (KSUB + 8)   // bf16 per shared row: 80 bytes keeps ldmatrix rows 16-byte aligned, the 8 rows of a matrix on distinct banks
+// Staging takes 4 codes per 32-bit load where rows are 4-byte aligned (K % 4 == 0, as every DeepSeek shape), else
+// bytes. Still one shared buffer: cp.async double buffering is next.
+#define MMA_LDS (KSUB + 8)   // f16 per shared row: 80 bytes keeps ldmatrix rows 16-byte aligned, the 8 rows of a matrix on distinct banks
 
 __device__ __forceinline__ void fp8_gemm_mma_tile(
     const uint8_t* a, const float* sa, const uint8_t* b, const float* sb,
@@ -153,6 +156,7 @@ __device__ __forceinline__ void fp8_gemm_mma_tile(
     int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
     int g = lane >> 2, t = lane & 3;
     int kblocks = (K + QBLOCK - 1) / QBLOCK;
+    bool words = (K & 3) == 0 && (((unsigned long long)a | (unsigned long long)b) & 3) == 0;
     // ldmatrix row addresses: A's four 8×8 matrices are (rows 0-7 | 8-15) × (k 0-7 | 8-15) in a-fragment order;
     // B's (n rows of Bs, k contiguous = column-major B) are n 0-7 × (k 0-7 | 8-15), then n 8-15 × the same.
     const uint16_t* a_row = &As[(wm + (lane & 7) + ((lane >> 3) & 1) * 8) * MMA_LDS + (lane >> 4) * 8];
@@ -172,12 +176,33 @@ __device__ __forceinline__ void fp8_gemm_mma_tile(
         int kend = min(K, (kb + 1) * QBLOCK);
         for (int k0 = kb * QBLOCK; k0 < kend; k0 += KSUB)
         {
-            for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
+            if (words)
             {
-                int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
-                int ar = row0 + r, bc = col0 + r;
-                As[r * MMA_LDS + kk] = (uint16_t)((ar < rows && k < kend) ? fp8_e4m3_to_bf16(a[(long long)ar * K + k]) : 0u);
-                Bs[r * MMA_LDS + kk] = (uint16_t)((bc < N && k < kend) ? fp8_e4m3_to_bf16(b[(long long)bc * K + k]) : 0u);
+                // 4 codes per thread and operand per step; k and kend are multiples of 4, so a word never straddles kend.
+                for (int e = threadIdx.x; e < TILE * KSUB / 4; e += blockDim.x)
+                {
+                    int r = e / (KSUB / 4), kk = (e % (KSUB / 4)) * 4, k = k0 + kk;
+                    int ar = row0 + r, bc = col0 + r;
+                    uint32_t wa = (ar < rows && k < kend) ? *(const uint32_t*)(a + (long long)ar * K + k) : 0u;
+                    uint32_t wb = (bc < N && k < kend) ? *(const uint32_t*)(b + (long long)bc * K + k) : 0u;
+                    // Codes 0,1 → the first f16x2 (bytes 0 and 2 of the spread word), codes 2,3 → the second.
+                    uint32_t* sa4 = (uint32_t*)&As[r * MMA_LDS + kk];
+                    uint32_t* sb4 = (uint32_t*)&Bs[r * MMA_LDS + kk];
+                    sa4[0] = fp8x2_to_f16x2_scaled((wa & 0xFFu) | ((wa & 0xFF00u) << 8));
+                    sa4[1] = fp8x2_to_f16x2_scaled((wa >> 16 & 0xFFu) | ((wa >> 8) & 0xFF0000u));
+                    sb4[0] = fp8x2_to_f16x2_scaled((wb & 0xFFu) | ((wb & 0xFF00u) << 8));
+                    sb4[1] = fp8x2_to_f16x2_scaled((wb >> 16 & 0xFFu) | ((wb >> 8) & 0xFF0000u));
+                }
+            }
+            else
+            {
+                for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
+                {
+                    int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
+                    int ar = row0 + r, bc = col0 + r;
+                    As[r * MMA_LDS + kk] = (uint16_t)((ar < rows && k < kend) ? fp8x2_to_f16x2_scaled(a[(long long)ar * K + k]) : 0u);
+                    Bs[r * MMA_LDS + kk] = (uint16_t)((bc < N && k < kend) ? fp8x2_to_f16x2_scaled(b[(long long)bc * K + k]) : 0u);
+                }
             }
             __syncthreads();
 #pragma unroll
@@ -191,12 +216,12 @@ __device__ __forceinline__ void fp8_gemm_mma_tile(
                 for (int j = 0; j < 4; j++)
                 {
                     uint32_t bb[2] = {bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]};
-                    mma_bf16_16816(part[j], af, bb);
+                    mma_f16_16816(part[j], af, bb);
                 }
             }
             __syncthreads();
         }
-        // Promotion, as fp8_gemm: one fp32 multiply-add per output per 128 of K.
+        // Promotion, as fp8_gemm: one fp32 multiply-add per output per 128 of K; 2^16 undoes the f16 operands' 2^-8 each.
 #pragma unroll
         for (int i = 0; i < 4; i++)
         {
@@ -207,7 +232,7 @@ __device__ __forceinline__ void fp8_gemm_mma_tile(
             {
                 int n = col0 + wn + j * 8 + t * 2 + (i & 1);
                 float sn = n < N ? sb[(long long)(n / QBLOCK) * kblocks + kb] : 0.0f;
-                acc[j][i] = fmaf(part[j][i], __fmul_rn(sr, sn), acc[j][i]);
+                acc[j][i] = fmaf(part[j][i], __fmul_rn(__fmul_rn(sr, sn), 65536.0f), acc[j][i]);
             }
         }
     }

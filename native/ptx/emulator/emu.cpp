@@ -135,7 +135,6 @@ static const Post* post_to_warp(const uint64_t* words, int count)
 }
 
 static uint32_t half_of(uint64_t word, int k) { return (uint32_t)(word >> (16 * (k & 1))) & 0xFFFFu; }
-static float bf16(uint32_t bits) { return __uint_as_float(bits << 16); }
 
 void emu_ldmatrix_x4(uint32_t r[4], const void* smem_row)
 {
@@ -150,10 +149,10 @@ void emu_ldmatrix_x4(uint32_t r[4], const void* smem_row)
     }
 }
 
-// D = C + A·B for m16n8k16 bf16 → f32 with the fragment layouts of the PTX ISA section "Matrix Fragments for
-// mma.m16n8k16 with floating point type" (common.cuh repeats them). Each output adds the 16 exact bf16 products in
+// D = C + A·B for m16n8k16 f16 → f32 with the fragment layouts of the PTX ISA section "Matrix Fragments for
+// mma.m16n8k16 with floating point type" (common.cuh repeats them). Each output adds the 16 exact f16 products in
 // k order, one fp32 rounding per step (fmaf): a valid order for the hardware's unspecified one.
-void emu_mma_bf16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2])
+void emu_mma_f16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2])
 {
     uint64_t mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
     const Post* warp = post_to_warp(mine, 6);
@@ -167,7 +166,7 @@ void emu_mma_bf16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2])
             // A(row, k): lane 4·(row%8) + (k%8)/2, register (row ≥ 8) + 2·(k ≥ 8); B(k, col): lane 4·col + (k%8)/2, register (k ≥ 8).
             uint32_t av = half_of(warp[4 * (row % 8) + (k % 8) / 2].w[(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k);
             uint32_t bv = half_of(warp[4 * col + (k % 8) / 2].w[4 + (k >= 8 ? 1 : 0)], k);
-            d = std::fmaf(bf16(av), bf16(bv), d);
+            d = std::fmaf(f16_to_float((uint16_t)av), f16_to_float((uint16_t)bv), d);
         }
         acc[i] = d;
     }

@@ -16,10 +16,10 @@ extern emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 void emu_syncthreads();
 float emu_exchange(float v, unsigned partner);
-// Tensor-core instructions (common.cuh: ldmatrix_x4, mma_bf16_16816) as block-wide collectives over warps of 32
+// Tensor-core instructions (common.cuh: ldmatrix_x4, mma_f16_16816) as block-wide collectives over warps of 32
 // consecutive threads, with the PTX fragment layouts.
 void emu_ldmatrix_x4(uint32_t r[4], const void* smem_row);
-void emu_mma_bf16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2]);
+void emu_mma_f16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2]);
 
 #define __global__
 #define __device__

@@ -24,6 +24,11 @@ public sealed class GpuKernelTests() : KernelChecks(GpuAvailability.SkipReason i
     [GpuFact]
     public void Fp8_gemm_mma_puts_every_element_where_the_fragment_layout_says() => CheckFp8_gemm_mma_puts_every_element_where_the_fragment_layout_says();
 
+    [GpuTheory]
+    [InlineData(256)]   // 32-bit staging loads
+    [InlineData(255)]   // byte loads
+    public void Fp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(int k) => CheckFp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(k);
+
     [GpuFact]
     public void Grouped_fp8_gemm_matches_its_cpu_twin() => CheckGrouped_fp8_gemm_matches_its_cpu_twin();
 

@@ -105,6 +105,26 @@ public abstract class KernelChecks : IDisposable
             }
     }
 
+    /// <summary>E4M3 NaN codes (0x7F, 0xFF) make exactly the outputs the twin makes NaN, through both staging paths.</summary>
+    protected void CheckFp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(int k)
+    {
+        const int m = 5, n = 70;
+        var (a, sa, _) = BlockFp8GemmTests.RandomActivations(_rng, m, k);
+        var (b, sb, _) = BlockFp8GemmTests.RandomWeight(_rng, n, k);
+        a[2 * k + 7] = 0x7F;
+        b[69 * k + k - 1] = 0xFF;
+        var twin = new float[m * n];
+        BlockFp8Gemm.Gemm(a, sa, m, k, b, sb, n, twin);
+        var c = RunFp8Gemm("fp8_gemm_mma", a, sa, b, sb, m, n, k);
+        var bound = BlockFp8Gemm.ReorderingBound(a, sa, m, k, b, sb, n);
+        Assert.Equal(m + n - 1, twin.Count(float.IsNaN));
+        for (var i = 0; i < c.Length; i++)
+        {
+            Assert.True(float.IsNaN(twin[i]) == float.IsNaN(c[i]), $"c[{i / n}, {i % n}] = {c[i]}, twin {twin[i]}");
+            if (!float.IsNaN(twin[i])) Assert.True(Math.Abs((double)twin[i] - c[i]) <= bound[i], $"c[{i / n}, {i % n}] = {c[i]}, twin {twin[i]}");
+        }
+    }
+
     private float[] RunFp8Gemm(string kernel, byte[] a, float[] sa, byte[] b, float[] sb, int m, int n, int k)
     {
         var ctx = _gpu.Context;
