@@ -143,8 +143,29 @@ DS_KERNEL void fp8_gemm_grouped(const uint8_t* a, const float* sa, const uint8_t
 //
 // 8 warps over the 64×64 tile: warp w owns rows 16·(w%4) … +15 and columns 32·(w/4) … +31 (four n8 tiles).
 // Staging takes 4 codes per 32-bit load where rows are 4-byte aligned (K % 4 == 0, as every DeepSeek shape), else
-// bytes. Still one shared buffer: cp.async double buffering is next.
+// bytes, and prefetches the next stage into registers during the current stage's mmas (one shared buffer, two
+// barriers per 32 of K; cp.async/TMA multi-stage pipelines are the next step). Needs exactly 256 threads.
 #define MMA_LDS (KSUB + 8)   // f16 per shared row: 80 bytes keeps ldmatrix rows 16-byte aligned, the 8 rows of a matrix on distinct banks
+
+// Four consecutive codes of one row (k … k+3) as a word, zero past kend: one 32-bit load when rows are 4-byte aligned
+// (then k and kend are multiples of 4 and a word never straddles kend), else four byte loads.
+__device__ __forceinline__ uint32_t load_codes4(const uint8_t* row, int k, int kend, bool words)
+{
+    if (words) return k < kend ? *(const uint32_t*)(row + k) : 0u;
+    uint32_t w = 0;
+    for (int i = 0; i < 4; i++)
+        if (k + i < kend) w |= (uint32_t)row[k + i] << (8 * i);
+    return w;
+}
+
+// Four codes (a word from load_codes4) → four f16 (value·2^-8) at dst (8-byte aligned): codes 0,1 → the first f16x2
+// (spread to bytes 0 and 2), codes 2,3 → the second.
+__device__ __forceinline__ void store_f16x4(uint16_t* dst, uint32_t w)
+{
+    uint32_t* d = (uint32_t*)dst;
+    d[0] = fp8x2_to_f16x2_scaled((w & 0xFFu) | ((w & 0xFF00u) << 8));
+    d[1] = fp8x2_to_f16x2_scaled((w >> 16 & 0xFFu) | ((w >> 8) & 0xFF0000u));
+}
 
 __device__ __forceinline__ void fp8_gemm_mma_tile(
     const uint8_t* a, const float* sa, const uint8_t* b, const float* sb,
@@ -156,86 +177,91 @@ __device__ __forceinline__ void fp8_gemm_mma_tile(
     int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
     int g = lane >> 2, t = lane & 3;
     int kblocks = (K + QBLOCK - 1) / QBLOCK;
+    int stages = (K + KSUB - 1) / KSUB;   // stage s stages k in [32·s, 32·s + 32) of 128-block s / 4
     bool words = (K & 3) == 0 && (((unsigned long long)a | (unsigned long long)b) & 3) == 0;
     // ldmatrix row addresses: A's four 8×8 matrices are (rows 0-7 | 8-15) × (k 0-7 | 8-15) in a-fragment order;
     // B's (n rows of Bs, k contiguous = column-major B) are n 0-7 × (k 0-7 | 8-15), then n 8-15 × the same.
     const uint16_t* a_row = &As[(wm + (lane & 7) + ((lane >> 3) & 1) * 8) * MMA_LDS + (lane >> 4) * 8];
     const uint16_t* b_row = &Bs[(wn + (lane & 7) + (lane >> 4) * 8) * MMA_LDS + ((lane >> 3) & 1) * 8];
+    // Staging: the 64 rows × 32 codes of a stage are 512 words per operand, two per thread (256 threads): word
+    // e = threadIdx.x + 256·i covers row e / 8, codes 4·(e % 8) … +3. The next stage's words are loaded into registers
+    // before the current stage's mmas, so global latency hides behind the tensor cores.
+    uint32_t ra[2], rb[2];
+    const uint8_t* a_rows[2];
+    const uint8_t* b_rows[2];
+    int kk4[2], srow[2];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+    {
+        int e = threadIdx.x + 256 * i;
+        srow[i] = e / (KSUB / 4);
+        kk4[i] = (e % (KSUB / 4)) * 4;
+        a_rows[i] = row0 + srow[i] < rows ? a + (long long)(row0 + srow[i]) * K : nullptr;
+        b_rows[i] = col0 + srow[i] < N ? b + (long long)(col0 + srow[i]) * K : nullptr;
+    }
+#define DS_MMA_LOAD_STAGE(S)                                                                                    \
+    {                                                                                                           \
+        int k0_ = (S) * KSUB, kend_ = min(K, (k0_ / QBLOCK + 1) * QBLOCK);                                      \
+        for (int i = 0; i < 2; i++)                                                                             \
+        {                                                                                                       \
+            ra[i] = a_rows[i] ? load_codes4(a_rows[i], k0_ + kk4[i], kend_, words) : 0u;                        \
+            rb[i] = b_rows[i] ? load_codes4(b_rows[i], k0_ + kk4[i], kend_, words) : 0u;                        \
+        }                                                                                                       \
+    }
     float acc[4][4], part[4][4];   // [n8 tile][c-fragment element]
 #pragma unroll
     for (int j = 0; j < 4; j++)
 #pragma unroll
-        for (int i = 0; i < 4; i++) acc[j][i] = 0.0f;
+        for (int i = 0; i < 4; i++) acc[j][i] = part[j][i] = 0.0f;
 
-    for (int kb = 0; kb < kblocks; kb++)
+    DS_MMA_LOAD_STAGE(0)
+    for (int s = 0; s < stages; s++)
     {
 #pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-            for (int i = 0; i < 4; i++) part[j][i] = 0.0f;
-        int kend = min(K, (kb + 1) * QBLOCK);
-        for (int k0 = kb * QBLOCK; k0 < kend; k0 += KSUB)
+        for (int i = 0; i < 2; i++)
         {
-            if (words)
-            {
-                // 4 codes per thread and operand per step; k and kend are multiples of 4, so a word never straddles kend.
-                for (int e = threadIdx.x; e < TILE * KSUB / 4; e += blockDim.x)
-                {
-                    int r = e / (KSUB / 4), kk = (e % (KSUB / 4)) * 4, k = k0 + kk;
-                    int ar = row0 + r, bc = col0 + r;
-                    uint32_t wa = (ar < rows && k < kend) ? *(const uint32_t*)(a + (long long)ar * K + k) : 0u;
-                    uint32_t wb = (bc < N && k < kend) ? *(const uint32_t*)(b + (long long)bc * K + k) : 0u;
-                    // Codes 0,1 → the first f16x2 (bytes 0 and 2 of the spread word), codes 2,3 → the second.
-                    uint32_t* sa4 = (uint32_t*)&As[r * MMA_LDS + kk];
-                    uint32_t* sb4 = (uint32_t*)&Bs[r * MMA_LDS + kk];
-                    sa4[0] = fp8x2_to_f16x2_scaled((wa & 0xFFu) | ((wa & 0xFF00u) << 8));
-                    sa4[1] = fp8x2_to_f16x2_scaled((wa >> 16 & 0xFFu) | ((wa >> 8) & 0xFF0000u));
-                    sb4[0] = fp8x2_to_f16x2_scaled((wb & 0xFFu) | ((wb & 0xFF00u) << 8));
-                    sb4[1] = fp8x2_to_f16x2_scaled((wb >> 16 & 0xFFu) | ((wb >> 8) & 0xFF0000u));
-                }
-            }
-            else
-            {
-                for (int e = threadIdx.x; e < TILE * KSUB; e += blockDim.x)
-                {
-                    int r = e / KSUB, kk = e % KSUB, k = k0 + kk;
-                    int ar = row0 + r, bc = col0 + r;
-                    As[r * MMA_LDS + kk] = (uint16_t)((ar < rows && k < kend) ? fp8x2_to_f16x2_scaled(a[(long long)ar * K + k]) : 0u);
-                    Bs[r * MMA_LDS + kk] = (uint16_t)((bc < N && k < kend) ? fp8x2_to_f16x2_scaled(b[(long long)bc * K + k]) : 0u);
-                }
-            }
-            __syncthreads();
-#pragma unroll
-            for (int ks = 0; ks < KSUB; ks += 16)
-            {
-                uint32_t af[4], bf[2][4];
-                ldmatrix_x4(af, a_row + ks);
-                ldmatrix_x4(bf[0], b_row + ks);
-                ldmatrix_x4(bf[1], b_row + 16 * MMA_LDS + ks);
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-                {
-                    uint32_t bb[2] = {bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]};
-                    mma_f16_16816(part[j], af, bb);
-                }
-            }
-            __syncthreads();
+            store_f16x4(&As[srow[i] * MMA_LDS + kk4[i]], ra[i]);
+            store_f16x4(&Bs[srow[i] * MMA_LDS + kk4[i]], rb[i]);
         }
-        // Promotion, as fp8_gemm: one fp32 multiply-add per output per 128 of K; 2^16 undoes the f16 operands' 2^-8 each.
+        __syncthreads();
+        if (s + 1 < stages) DS_MMA_LOAD_STAGE(s + 1)
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+        for (int ks = 0; ks < KSUB; ks += 16)
         {
-            int r = row0 + wm + g + (i >> 1) * 8;
-            float sr = r < rows ? sa[(long long)r * kblocks + kb] : 0.0f;
+            uint32_t af[4], bf[2][4];
+            ldmatrix_x4(af, a_row + ks);
+            ldmatrix_x4(bf[0], b_row + ks);
+            ldmatrix_x4(bf[1], b_row + 16 * MMA_LDS + ks);
 #pragma unroll
             for (int j = 0; j < 4; j++)
             {
-                int n = col0 + wn + j * 8 + t * 2 + (i & 1);
-                float sn = n < N ? sb[(long long)(n / QBLOCK) * kblocks + kb] : 0.0f;
-                acc[j][i] = fmaf(part[j][i], __fmul_rn(__fmul_rn(sr, sn), 65536.0f), acc[j][i]);
+                uint32_t bb[2] = {bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]};
+                mma_f16_16816(part[j], af, bb);
             }
         }
+        int kb = s * KSUB / QBLOCK;
+        if (s == stages - 1 || (s + 1) * KSUB % QBLOCK == 0)
+        {
+            // Promotion, as fp8_gemm: one fp32 multiply-add per output per 128 of K; 2^16 undoes the f16 operands'
+            // 2^-8 each.
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+            {
+                int r = row0 + wm + g + (i >> 1) * 8;
+                float sr = r < rows ? sa[(long long)r * kblocks + kb] : 0.0f;
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                {
+                    int n = col0 + wn + j * 8 + t * 2 + (i & 1);
+                    float sn = n < N ? sb[(long long)(n / QBLOCK) * kblocks + kb] : 0.0f;
+                    acc[j][i] = fmaf(part[j][i], __fmul_rn(__fmul_rn(sr, sn), 65536.0f), acc[j][i]);
+                    part[j][i] = 0.0f;
+                }
+            }
+        }
+        __syncthreads();
     }
+#undef DS_MMA_LOAD_STAGE
 #pragma unroll
     for (int i = 0; i < 4; i++)
     {
