@@ -7,8 +7,8 @@ namespace DeepSeek.Interop.Gpu;
 /// Whether <c>fp8_gemm_mma</c> (tensor cores) may stand in for <c>fp8_gemm</c> on this GPU: both run one small
 /// problem with every edge the kernels handle (a partial 64-row tile, a partial 64-column tile across two 128-column
 /// weight blocks, a partial last 128-block of K), and the tensor-core result must lie within
-/// <see cref="BlockFp8Gemm.ReorderingBound"/> of the scalar one. The scalar kernel is held bit for bit to the CPU twin by the GPU tests; the
-/// tensor-core kernel is new and unverified on most hardware, so it is used only where it passes here.
+/// <see cref="BlockFp8Gemm.ReorderingBound"/> of the scalar one. The scalar kernel is held bit for bit to the CPU twin
+/// by the GPU tests; the tensor-core kernel is new and unverified on most hardware, so it is used only where it passes.
 /// </summary>
 internal static class Fp8GemmSelfCheck
 {

@@ -67,7 +67,7 @@ public abstract class KernelChecks : IDisposable
 
     /// <summary>
     /// fp8_gemm_mma against the twin within <see cref="BlockFp8Gemm.ReorderingBound"/>: only the summation order inside a
-    /// 128-block differs, which moves an output by at most (3·min(K,128) + 2)·2⁻²⁴·Σ_b|sa·sb|·Σ_k|a·b| (derivation there).
+    /// 128-block differs, which moves an output by at most (4·min(K,128) + 2)·2⁻²⁴·Σ_b|sa·sb|·Σ_k|a·b| (derivation there).
     /// </summary>
     protected void CheckFp8_gemm_mma_matches_its_cpu_twin_within_the_summation_bound(int m, int n, int k)
     {

@@ -139,10 +139,12 @@ public static class BlockFp8Gemm
     /// the products inside each 128-block of K in its own order (tensor cores: <c>fp8_gemm_mma</c>). Both form, per
     /// block b, the fp32 sum p_b of exact products a_k·b_k (L = min(k, 128) terms) and promote acc = fma(p_b, s_b, acc)
     /// with s_b = sa·sb. This twin sums in k order: |error| ≤ (L−1)·u·Σ|a_k·b_k| (u = 2⁻²⁴). A tensor core sums in an
-    /// unspecified order and may truncate instead of round: ≤ L·2u·Σ|a_k·b_k|. A difference δ_b in p_b reaches the
-    /// output as |s_b|·δ_b, and the promotions, now rounding different values, may differ by one rounding each:
-    /// ≤ u·Σ_b|s_b·p_b|. So |Δc| ≤ (3L + 1)·u·Σ_b |s_b|·Σ_{k∈b}|a_k·b_k|; (3L + 2) covers the float64 evaluation of the
-    /// bound itself. A layout or indexing error moves outputs by whole products, far above it.
+    /// unspecified order and may align the 16 products of one mma and its accumulator to the largest and truncate: each
+    /// of those 17 terms loses under 2u of the largest, so ≤ 17·2u·Σ per mma and ≤ (17/8)·L·u·Σ|a_k·b_k| over the L/16 mmas
+    /// of a block. A difference δ_b in p_b reaches the output as |s_b|·δ_b, and the promotions, now rounding different
+    /// values, may differ by one rounding each: ≤ u·Σ_b|s_b·p_b|. So |Δc| ≤ (3.2·L + 1)·u·Σ_b |s_b|·Σ_{k∈b}|a_k·b_k|;
+    /// the bound uses (4L + 2), a margin over that and its own float64 evaluation. A layout or indexing error moves
+    /// outputs by whole products, far above it.
     /// </summary>
     /// <exception cref="ArgumentException">A span is shorter than the shapes need.</exception>
     public static double[] ReorderingBound(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k,
@@ -156,7 +158,7 @@ public static class BlockFp8Gemm
         Need(aScales.Length, (long)m * kb, nameof(aScales));
         Need(b.Length, (long)n * k, nameof(b));
         Need(bScales.Length, (long)KBlocks(n) * kb, nameof(bScales));
-        var factor = (3.0 * Math.Min(k, BlockSize) + 2) * Math.ScaleB(1.0, -24);
+        var factor = (4.0 * Math.Min(k, BlockSize) + 2) * Math.ScaleB(1.0, -24);
         var av = new float[(long)m * k];
         var bv = new float[(long)n * k];
         Float8E4M3Codec.ToSingle(a[..av.Length], av);
