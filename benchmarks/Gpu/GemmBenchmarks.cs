@@ -6,7 +6,8 @@ using DeepSeek.Runtime.Tensors;
 namespace DeepSeek.Benchmarks.Gpu;
 
 /// <summary>
-/// The GEMM sections: block-scaled FP8 (<c>fp8_gemm</c>), its grouped MoE form (<c>fp8_gemm_grouped</c>, contiguous
+/// The GEMM sections: block-scaled FP8 (<c>fp8_gemm</c>, scalar FMAs, and <c>fp8_gemm_mma</c>, tensor cores, side by
+/// side on the same data), its grouped MoE form (<c>fp8_gemm_grouped</c>, contiguous
 /// layout) and fp32-activation × BF16-weight (<c>gemm_w_bf16</c>, what non-FP8 checkpoints run). Each shape is first
 /// checked on a slice — first and last rows, first and last 128-row weight block — against the CPU twin
 /// <see cref="BlockFp8Gemm"/> (FP8) or a float64 dot product (BF16), then timed.
@@ -17,7 +18,10 @@ internal sealed class GemmBenchmarks(CudaBackend gpu, GpuTimer timer, Random rng
     private const int Tile = 64;
     private CudaContext Context => gpu.Context;
 
-    public BenchmarkRow Fp8(int m, WeightShape w)
+    /// <summary>The FP8 kernels timed side by side: same arguments, grid and data.</summary>
+    public static readonly string[] Fp8Kernels = ["fp8_gemm", "fp8_gemm_mma"];
+
+    public BenchmarkRow Fp8(int m, WeightShape w, string kernelName = "fp8_gemm")
     {
         int n = w.N, k = w.K, kb = BlockFp8Gemm.KBlocks(k), nb = BlockFp8Gemm.KBlocks(n);
         var a = HostData.Fp8Codes(rng, (long)m * k);
@@ -29,16 +33,17 @@ internal sealed class GemmBenchmarks(CudaBackend gpu, GpuTimer timer, Random rng
         using var db = HostData.Upload(Context, b);
         using var dsb = HostData.Upload(Context, sb);
         using var dc = Context.Allocate<float>((long)m * n);
-        var kernel = gpu.Kernels.Get(new KernelKey("fp8_gemm"));
+        var kernel = gpu.Kernels.Get(new KernelKey(kernelName));
         var args = new KernelArguments().Add(da).Add(dsa).Add(db).Add(dsb).Add(dc).Add((long)n).Add(m).Add(n).Add(k);
         var grid = new LaunchDims(Blocks(n), Blocks(m));
         void Launch() => kernel.Launch(grid, Threads, args);
 
         Launch();
         Context.Synchronize();
-        var check = CheckFp8Slice($"fp8_gemm M={m} N={n} K={k}", a, sa, 0, m, b, sb, 0, 0, n, k, dc, 0);
+        // fp8_gemm sums each 128-block in the twin's order; the tensor cores in their own (BlockFp8Gemm.ReorderingBound).
+        var check = CheckFp8Slice($"{kernelName} M={m} N={n} K={k}", a, sa, 0, m, b, sb, 0, 0, n, k, dc, 0, reordered: kernelName != "fp8_gemm");
         var ms = timer.Measure(Launch);
-        return new BenchmarkRow("fp8", "fp8_gemm", $"M={m} N={n} K={k}", ms, Tflops(m, n, k, ms), null, check)
+        return new BenchmarkRow("fp8", kernelName, $"M={m} N={n} K={k}", ms, Tflops(m, n, k, ms), null, check)
         {
             Dimensions = new Dictionary<string, long> { ["m"] = m, ["n"] = n, ["k"] = k },
         };
@@ -121,7 +126,7 @@ internal sealed class GemmBenchmarks(CudaBackend gpu, GpuTimer timer, Random rng
     /// CPU twin; the scale grid of the slice keeps block boundaries, so the twin computes exactly those outputs.
     /// </summary>
     private static string CheckFp8Slice(string what, byte[] a, float[] sa, long aRow0, int rows, byte[] b, float[] sb, long bOffset, long sbOffset,
-        int n, int k, DeviceBuffer<float> c, long cRow0)
+        int n, int k, DeviceBuffer<float> c, long cRow0, bool reordered = false)
     {
         int kb = BlockFp8Gemm.KBlocks(k), nb = BlockFp8Gemm.KBlocks(n);
         var sliceRows = SliceRows(rows);
@@ -147,6 +152,9 @@ internal sealed class GemmBenchmarks(CudaBackend gpu, GpuTimer timer, Random rng
             var got = HostData.DownloadRow(c, cRow0 + sliceRows[i], n);
             for (var j = 0; j < cols.Length; j++) actual[i * cols.Length + j] = got[cols[j]];
         }
+        if (reordered)
+            return HostData.CompareWithin(what + " vs BlockFp8Gemm", expected, actual,
+                BlockFp8Gemm.ReorderingBound(aSlice, saSlice, sliceRows.Length, k, bSlice, sbSlice, cols.Length));
         // The kernel and its twin do the same fused multiply-adds in the same order: anything but rounding noise is a bug.
         return HostData.Compare(what + " vs BlockFp8Gemm", expected, actual, 1e-6);
     }

@@ -73,7 +73,7 @@ public static class GpuBenchmark
         {
             var cases = section switch
             {
-                "fp8" => shapes.DenseM.SelectMany(m => shapes.Dense.Select(w => (Func<BenchmarkRow>)(() => gemm.Fp8(m, w)))),
+                "fp8" => shapes.DenseM.SelectMany(m => shapes.Dense.SelectMany(w => GemmBenchmarks.Fp8Kernels.Select(kernel => (Func<BenchmarkRow>)(() => gemm.Fp8(m, w, kernel))))),
                 "grouped" => shapes.RowsPerGroup.SelectMany(r => shapes.Grouped.Select(w => (Func<BenchmarkRow>)(() => gemm.Grouped(shapes.Groups, r, w)))),
                 "bf16" => shapes.DenseM.SelectMany(m => shapes.Dense.Select(w => (Func<BenchmarkRow>)(() => gemm.Bf16(m, w)))),
                 "mla" => shapes.Mla.Select(s => (Func<BenchmarkRow>)(() => mla.Run(s))),

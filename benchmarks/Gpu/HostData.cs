@@ -1,4 +1,5 @@
 using DeepSeek.Interop.Cuda;
+using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Tensors;
 
 namespace DeepSeek.Benchmarks.Gpu;
@@ -75,5 +76,24 @@ internal static class HostData
             worst = Math.Max(worst, err / scale);
         }
         return exact ? $"bit-exact on {expected.Length} values" : $"max rel err {worst:G3} on {expected.Length} values";
+    }
+
+    /// <summary>
+    /// Compares element-wise within <paramref name="bound"/> (per element, e.g. <see cref="BlockFp8Gemm.ReorderingBound"/>)
+    /// and describes the result; throws <see cref="CheckFailedException"/> beyond it (NaN always is).
+    /// </summary>
+    public static string CompareWithin(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, ReadOnlySpan<double> bound)
+    {
+        double worst = 0;
+        var exact = true;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            exact &= expected[i] == actual[i];
+            var err = Math.Abs((double)expected[i] - actual[i]);
+            if (!(err <= bound[i]))
+                throw new CheckFailedException($"{what}: element {i} is {actual[i]}, the reference says {expected[i]} (bound {bound[i]:G3})");
+            if (bound[i] > 0) worst = Math.Max(worst, err / bound[i]);
+        }
+        return exact ? $"bit-exact on {expected.Length} values" : $"within {worst:P0} of the reordering bound on {expected.Length} values";
     }
 }

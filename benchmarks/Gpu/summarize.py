@@ -32,8 +32,9 @@ def main():
     rows = (ours or {}).get("results", [])
     trows = (torch or {}).get("results", [])
 
-    def ours_of(section, **dims):
-        return next((r for r in rows if r["section"] == section and all(r.get("dimensions", {}).get(k) == v for k, v in dims.items())), None)
+    def ours_of(section, kernel=None, **dims):
+        return next((r for r in rows if r["section"] == section and (kernel is None or r["kernel"] == kernel)
+                     and all(r.get("dimensions", {}).get(k) == v for k, v in dims.items())), None)
 
     def torch_of(op_prefix, **dims):
         r = next((r for r in trows if r["op"].startswith(op_prefix) and all(r.get(k) == v for k, v in dims.items())), None)
@@ -43,13 +44,14 @@ def main():
                    | {(r["m"], r["n"], r["k"]) for r in trows if r["section"] in ("fp8", "bf16", "fp32")})
     if dense:
         print("### FP8 block-scaled GEMM, TFLOPS (2·M·N·K per second)\n")
-        print("| M | N×K | ours `fp8_gemm` | `_scaled_mm` tensorwise | tensorwise fast_accum | `_scaled_mm` 1×128/128×128 | ours ÷ tensorwise |")
-        print("|---|---|---|---|---|---|---|")
+        print("| M | N×K | ours `fp8_gemm` | ours `fp8_gemm_mma` | `_scaled_mm` tensorwise | tensorwise fast_accum | `_scaled_mm` 1×128/128×128 | `fp8_gemm` ÷ tensorwise | `fp8_gemm_mma` ÷ tensorwise |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for m, n, k in dense:
-            o = ours_of("fp8", m=m, n=n, k=k)
+            o = ours_of("fp8", "fp8_gemm", m=m, n=n, k=k)
+            q = ours_of("fp8", "fp8_gemm_mma", m=m, n=n, k=k)
             t = torch_of("_scaled_mm tensorwise fast_accum=False", m=m, n=n, k=k)
-            print(f"| {m} | {n}×{k} | {fmt(o and o['tflops'], 2)} | {fmt(t)} | {fmt(torch_of('_scaled_mm tensorwise fast_accum=True', m=m, n=n, k=k))} "
-                  f"| {fmt(torch_of('_scaled_mm blockwise', m=m, n=n, k=k))} | {ratio(o and o['tflops'], t)} |")
+            print(f"| {m} | {n}×{k} | {fmt(o and o['tflops'], 2)} | {fmt(q and q['tflops'], 2)} | {fmt(t)} | {fmt(torch_of('_scaled_mm tensorwise fast_accum=True', m=m, n=n, k=k))} "
+                  f"| {fmt(torch_of('_scaled_mm blockwise', m=m, n=n, k=k))} | {ratio(o and o['tflops'], t)} | {ratio(q and q['tflops'], t)} |")
         print("\n### BF16 weights, TFLOPS\n")
         print("| M | N×K | ours `gemm_w_bf16` (fp32 act × bf16 w) | torch bf16 `matmul` | torch fp32 `matmul` (TF32 off) | ours ÷ bf16 | ours ÷ fp32 |")
         print("|---|---|---|---|---|---|---|")

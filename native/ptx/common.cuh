@@ -137,3 +137,54 @@ __device__ __forceinline__ float block_max(float v, float* scratch)
     float t = lane < warps ? scratch[lane] : -3.402823466e38f;
     return warp_max(t);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tensor-core helpers (sm_80+, PTX ISA 7.0+). Warp-collective: every lane of the warp executes them together. In the
+// kernel emulator (DS_EMULATOR) they are block-wide collectives, like the shuffles there: every thread of the block
+// must call them, in the same order (emulator/emu.cpp reproduces the fragment layouts below exactly).
+//
+// FP8 E4M3 → F16 by bits, two codes at a time (bits 0-7 and 16-23 of x → the two halves of an f16x2): the code's
+// exponent and mantissa fields, shifted into f16's, give value·2^-8 exactly — f16's exponent bias (15) is E4M3's (7)
+// plus 8, and E4M3's subnormals (m·2^-9) land on f16 subnormals (m·2^-17) — so every E4M3 value is exact, and a
+// product of two is the true product ·2^-16 (the GEMM folds 2^16 into its promotion scale). NaN codes (low 7 bits
+// 0x7F) become f16 NaN: +1 carries into bit 7 only for them, and that bit shifted by 7 completes the exponent.
+// About 6 integer operations per two codes, against ~10 per code for the fp32 decode above.
+__device__ __forceinline__ uint32_t fp8x2_to_f16x2_scaled(uint32_t x)
+{
+    uint32_t mag = x & 0x007F007Fu;
+    uint32_t nan = (mag + 0x00010001u) & 0x00800080u;
+    return (mag << 7) | ((x & 0x00800080u) << 8) | (nan << 7);
+}
+
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (PTX ISA "Warp-level matrix load instruction: ldmatrix"): lanes 8·i … 8·i+7
+// give the addresses of the 8 rows (16 bytes each, 16-byte aligned, in shared memory) of matrix i; lane l receives in
+// r[i] row l/4 of matrix i, elements 2·(l%4) (low half) and 2·(l%4)+1 (high half).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void* smem_row)
+{
+#if defined(__CUDA_ARCH__)
+    uint32_t addr;
+    asm("{\n\t.reg .u64 s;\n\tcvta.to.shared.u64 s, %1;\n\tcvt.u32.u64 %0, s;\n\t}" : "=r"(addr) : "l"(smem_row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr) : "memory");
+#elif defined(DS_EMULATOR)
+    emu_ldmatrix_x4(r, smem_row);
+#endif
+}
+
+// acc (16×8 f32) += A (16×16 f16, row-major) · B (16×8 f16, column-major):
+// mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 (bf16 has the same layouts), fragments as the PTX ISA section "Matrix Fragments for
+// mma.m16n8k16 with floating point type" (§9.7.14.5.8 in the 8.x manuals) lays them out (g = lane>>2, t = lane%4; low half = lower index):
+//   A: a[0] = (row g, cols 2t, 2t+1), a[1] = (row g+8, cols 2t, 2t+1), a[2] = (row g, cols 2t+8, 2t+9), a[3] = (row g+8, cols 2t+8, 2t+9)
+//   B: b[0] = (rows k = 2t, 2t+1; col g), b[1] = (rows k = 2t+8, 2t+9; col g)
+//   C/D: acc[0], acc[1] = (row g, cols 2t, 2t+1), acc[2], acc[3] = (row g+8, cols 2t, 2t+1)
+// Products of two f16 values are exact in fp32; the tensor core sums them into the fp32 accumulator in an unspecified order.
+__device__ __forceinline__ void mma_f16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2])
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif defined(DS_EMULATOR)
+    emu_mma_f16_16816(acc, a, b);
+#endif
+}

@@ -12,13 +12,20 @@
 struct emu_dim3 { unsigned x, y, z; };
 extern emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
+#define DS_EMULATOR 1
+
 void emu_syncthreads();
 float emu_exchange(float v, unsigned partner);
+// Tensor-core instructions (common.cuh: ldmatrix_x4, mma_f16_16816) as block-wide collectives over warps of 32
+// consecutive threads, with the PTX fragment layouts.
+void emu_ldmatrix_x4(uint32_t r[4], const void* smem_row);
+void emu_mma_f16_16816(float acc[4], const uint32_t a[4], const uint32_t b[2]);
 
 #define __global__
 #define __device__
 #define __forceinline__ inline
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
 #define __syncthreads() emu_syncthreads()
 
 inline float __uint_as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }

@@ -76,7 +76,44 @@ public sealed partial class CudaBackend
         Launch(new KernelKey("act_quant_fp8"), new LaunchDims((uint)m, (uint)kBlocks), 128, q);
         var g = Args().AddPointer(codes.Pointer).AddPointer(scales.Pointer).AddPointer(w.Data.Pointer).AddPointer(w.Scale!.Pointer)
             .AddPointer(output.Pointer).Add((long)output.Stride).Add(m).Add(n).Add(k);
-        Launch(new KernelKey("fp8_gemm"), GemmGrid(m, n), Threads1D, g);
+        Launch(Fp8GemmKernelKey(), GemmGrid(m, n), Threads1D, g);
+    }
+
+    /// <summary>
+    /// The FP8 GEMM kernel in use: null before the first FP8 GEMM, then <c>fp8_gemm_mma</c> (tensor cores) if
+    /// <see cref="CudaBackendOptions.Fp8TensorCores"/> is set and it passed its check on this GPU, else <c>fp8_gemm</c>.
+    /// </summary>
+    public string? Fp8GemmKernel
+    {
+        get
+        {
+            lock (_lock) return _fp8Gemm?.Entry;
+        }
+    }
+
+    /// <summary>Chooses the FP8 GEMM once: the tensor-core kernel only after it agreed with the scalar one here.</summary>
+    private KernelKey Fp8GemmKernelKey()
+    {
+        if (_fp8Gemm is { } chosen) return chosen;
+        var key = new KernelKey("fp8_gemm");
+        if (Options.Fp8TensorCores)
+        {
+            string? why;
+            try
+            {
+                why = Fp8GemmSelfCheck.Run(Context, _kernels);
+            }
+            catch (Exception e) when (e is CudaException or ArgumentException)
+            {
+                why = $"{e.GetType().Name}: {e.Message}";
+            }
+            if (why is null) key = new KernelKey("fp8_gemm_mma");
+            else
+                (Options.Warning ?? (w => Console.Error.WriteLine(w)))(
+                    $"warning: cuda backend: the tensor-core FP8 GEMM (fp8_gemm_mma) disagreed with fp8_gemm on {Context.Device.Name} (sm_{_kernels.Target} PTX): {why}; using fp8_gemm (correct, slower).");
+        }
+        _fp8Gemm = key;
+        return key;
     }
 
     private static LaunchDims GemmGrid(int rows, int cols) =>

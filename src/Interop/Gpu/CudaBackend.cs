@@ -31,6 +31,7 @@ public sealed partial class CudaBackend : IComputeBackend
     private DeviceBuffer<float>? _scratchA;
     private DeviceBuffer<float>? _scratchB;
     private DeviceBuffer<byte>? _codes;
+    private KernelKey? _fp8Gemm;
     private bool _disposed;
 
     /// <summary>Opens the GPU (<see cref="CudaBackendOptions.Device"/>) and prepares the shipped kernels.</summary>

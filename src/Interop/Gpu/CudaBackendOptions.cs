@@ -12,4 +12,16 @@ public sealed class CudaBackendOptions
     /// computes what the CPU backend computes.
     /// </summary>
     public bool Fp8Activations { get; set; } = true;
+
+    /// <summary>
+    /// Run the block-scaled FP8 GEMM on tensor cores (<c>fp8_gemm_mma</c>: E4M3 decoded to F16 exactly, <c>mma.sync</c> with fp32
+    /// accumulation, the same per-128-of-K promotion) instead of scalar FMAs (<c>fp8_gemm</c>); default true. The
+    /// backend verifies it against <c>fp8_gemm</c> on the GPU at the first FP8 GEMM and keeps <c>fp8_gemm</c>, with a
+    /// <see cref="Warning"/>, if they disagree. Results differ from <c>fp8_gemm</c> (and the CPU twin) only by the
+    /// summation order inside each 128-block of K.
+    /// </summary>
+    public bool Fp8TensorCores { get; set; } = true;
+
+    /// <summary>Receives the backend's warnings (a kernel it chose not to use, and why); null writes them to standard error.</summary>
+    public Action<string>? Warning { get; set; }
 }

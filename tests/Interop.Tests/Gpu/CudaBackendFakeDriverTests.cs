@@ -57,7 +57,8 @@ public class CudaBackendFakeDriverTests
     {
         using var checkpoint = Checkpoint.Open(RepoPaths.Model(model));
         var weights = WeightMap.Bind(checkpoint);
-        using var backend = new CudaBackend(CudaContext.Create(driver, 0), new CudaBackendOptions { Fp8Activations = fp8Activations });
+        // No kernel runs here, so the tensor-core FP8 GEMM fails its device check (NaN outputs) and the backend warns: expected.
+        using var backend = new CudaBackend(CudaContext.Create(driver, 0), new CudaBackendOptions { Fp8Activations = fp8Activations, Warning = _ => { } });
         var transformer = new Transformer(backend, weights, 32, mode);
         var cache = transformer.CreateCache(2, 16);
         var logits = new float[2 * transformer.VocabSize];

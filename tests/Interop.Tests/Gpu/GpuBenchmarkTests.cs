@@ -80,12 +80,13 @@ public sealed class GpuBenchmarkTests
             }
             using var report = JsonDocument.Parse(File.ReadAllText(json));
             var results = report.RootElement.GetProperty("results").EnumerateArray().ToArray();
-            // tiny: 2 M × 2 N×K for fp8 and bf16, 1 grouped, 1 MLA.
-            Assert.Equal(4, results.Count(r => r.GetProperty("section").GetString() == "fp8"));
+            // tiny: 2 M × 2 N×K for fp8 (× fp8_gemm and fp8_gemm_mma) and bf16, 1 grouped, 1 MLA.
+            Assert.Equal(4, results.Count(r => r.GetProperty("kernel").GetString() == "fp8_gemm"));
+            Assert.Equal(4, results.Count(r => r.GetProperty("kernel").GetString() == "fp8_gemm_mma"));
             Assert.Equal(4, results.Count(r => r.GetProperty("section").GetString() == "bf16"));
             Assert.Single(results, r => r.GetProperty("section").GetString() == "grouped");
             Assert.Single(results, r => r.GetProperty("section").GetString() == "mla");
-            // The emulator runs the FP8 kernels' exact host arithmetic: the twin must agree bit for bit.
+            // The emulator runs the FP8 kernels' exact host arithmetic (its mma sums in k order): the twin must agree bit for bit.
             Assert.All(results.Where(r => r.GetProperty("kernel").GetString()!.StartsWith("fp8", StringComparison.Ordinal)),
                 r => Assert.StartsWith("bit-exact", r.GetProperty("check").GetString(), StringComparison.Ordinal));
             Assert.All(results, r => Assert.True(r.GetProperty("milliseconds").GetDouble() > 0));

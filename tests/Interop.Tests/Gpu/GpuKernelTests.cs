@@ -13,6 +13,22 @@ public sealed class GpuKernelTests() : KernelChecks(GpuAvailability.SkipReason i
     [InlineData(129, 70, 1000)]
     public void Fp8_gemm_matches_its_cpu_twin_bit_for_bit(int m, int n, int k) => CheckFp8_gemm_matches_its_cpu_twin_bit_for_bit(m, n, k);
 
+    [GpuTheory]
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 200, 300)]
+    [InlineData(3, 130, 200)]
+    [InlineData(65, 70, 1000)]
+    [InlineData(129, 64, 257)]
+    public void Fp8_gemm_mma_matches_its_cpu_twin_within_the_summation_bound(int m, int n, int k) => CheckFp8_gemm_mma_matches_its_cpu_twin_within_the_summation_bound(m, n, k);
+
+    [GpuFact]
+    public void Fp8_gemm_mma_puts_every_element_where_the_fragment_layout_says() => CheckFp8_gemm_mma_puts_every_element_where_the_fragment_layout_says();
+
+    [GpuTheory]
+    [InlineData(256)]   // 32-bit staging loads
+    [InlineData(255)]   // byte loads
+    public void Fp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(int k) => CheckFp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(k);
+
     [GpuFact]
     public void Grouped_fp8_gemm_matches_its_cpu_twin() => CheckGrouped_fp8_gemm_matches_its_cpu_twin();
 

@@ -5,6 +5,7 @@ using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Compute.Cpu;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tensors;
 
 namespace DeepSeek.Interop.Tests.Gpu;
 
@@ -62,6 +63,79 @@ public abstract class KernelChecks : IDisposable
         Assert.Equal(twinScales, Download(scales));
         var gpu = Download(dc);
         for (var i = 0; i < gpu.Length; i++) Assert.True(gpu[i] == twin[i] || (gpu[i] == 0 && twin[i] == 0), $"element {i}: gpu {gpu[i]} twin {twin[i]}");
+    }
+
+    /// <summary>
+    /// fp8_gemm_mma against the twin within <see cref="BlockFp8Gemm.ReorderingBound"/>: only the summation order inside a
+    /// 128-block differs, which moves an output by at most (4·min(K,128) + 2)·2⁻²⁴·Σ_b|sa·sb|·Σ_k|a·b| (derivation there).
+    /// </summary>
+    protected void CheckFp8_gemm_mma_matches_its_cpu_twin_within_the_summation_bound(int m, int n, int k)
+    {
+        var (a, sa, _) = BlockFp8GemmTests.RandomActivations(_rng, m, k);
+        var (b, sb, _) = BlockFp8GemmTests.RandomWeight(_rng, n, k);
+        var twin = new float[m * n];
+        BlockFp8Gemm.Gemm(a, sa, m, k, b, sb, n, twin);
+        var c = RunFp8Gemm("fp8_gemm_mma", a, sa, b, sb, m, n, k);
+        var bound = BlockFp8Gemm.ReorderingBound(a, sa, m, k, b, sb, n);
+        Assert.Null(Fp8GemmSelfCheck.FirstDisagreement(twin, c, bound, n));
+        Assert.Contains(bound, x => x > 0);   // the bound is not vacuous: these outputs do have rounding to bound
+    }
+
+    /// <summary>
+    /// The fragment layouts, element by element: A holds distinct codes along every row and down every column
+    /// (code 1 + (7r + c) mod 120, values 2⁻⁹ … 240), and B picks column σ(j) = (37j + 11) mod 64 of A for output column
+    /// j (one 1.0, the rest 0). Every output is then one exact product, whatever the summation order, so c must equal
+    /// A[r, σ(j)] exactly; a transposed, swapped or misaddressed fragment puts another element (or a sum) there.
+    /// </summary>
+    protected void CheckFp8_gemm_mma_puts_every_element_where_the_fragment_layout_says()
+    {
+        const int m = 64, n = 64, k = 64;
+        static int Sigma(int j) => (37 * j + 11) % 64;
+        var a = new byte[m * k];
+        for (var r = 0; r < m; r++)
+            for (var col = 0; col < k; col++) a[r * k + col] = (byte)(1 + (7 * r + col) % 120);
+        var b = new byte[n * k];
+        for (var j = 0; j < n; j++) b[j * k + Sigma(j)] = 0x38;   // E4M3 1.0
+        var c = RunFp8Gemm("fp8_gemm_mma", a, [.. Enumerable.Repeat(1f, m)], b, [1f], m, n, k);
+        for (var r = 0; r < m; r++)
+            for (var j = 0; j < n; j++)
+            {
+                var want = Float8E4M3Codec.ToSingle(a[r * k + Sigma(j)]);
+                Assert.True(c[r * n + j] == want, $"c[{r}, {j}] = {c[r * n + j]}, want A[{r}, {Sigma(j)}] = {want}");
+            }
+    }
+
+    /// <summary>E4M3 NaN codes (0x7F, 0xFF) make exactly the outputs the twin makes NaN, through both staging paths.</summary>
+    protected void CheckFp8_gemm_mma_propagates_nan_codes_like_its_cpu_twin(int k)
+    {
+        const int m = 5, n = 70;
+        var (a, sa, _) = BlockFp8GemmTests.RandomActivations(_rng, m, k);
+        var (b, sb, _) = BlockFp8GemmTests.RandomWeight(_rng, n, k);
+        a[2 * k + 7] = 0x7F;
+        b[69 * k + k - 1] = 0xFF;
+        var twin = new float[m * n];
+        BlockFp8Gemm.Gemm(a, sa, m, k, b, sb, n, twin);
+        var c = RunFp8Gemm("fp8_gemm_mma", a, sa, b, sb, m, n, k);
+        var bound = BlockFp8Gemm.ReorderingBound(a, sa, m, k, b, sb, n);
+        Assert.Equal(m + n - 1, twin.Count(float.IsNaN));
+        for (var i = 0; i < c.Length; i++)
+        {
+            Assert.True(float.IsNaN(twin[i]) == float.IsNaN(c[i]), $"c[{i / n}, {i % n}] = {c[i]}, twin {twin[i]}");
+            if (!float.IsNaN(twin[i])) Assert.True(Math.Abs((double)twin[i] - c[i]) <= bound[i], $"c[{i / n}, {i % n}] = {c[i]}, twin {twin[i]}");
+        }
+    }
+
+    private float[] RunFp8Gemm(string kernel, byte[] a, float[] sa, byte[] b, float[] sb, int m, int n, int k)
+    {
+        var ctx = _gpu.Context;
+        using var da = Upload(ctx, a);
+        using var dsa = Upload(ctx, sa);
+        using var db = Upload(ctx, b);
+        using var dsb = Upload(ctx, sb);
+        using var dc = Upload(ctx, Enumerable.Repeat(float.NaN, m * n).ToArray());
+        _gpu.Kernels.Get(new KernelKey(kernel)).Launch(new LaunchDims((uint)((n + 63) / 64), (uint)((m + 63) / 64)), 256,
+            new KernelArguments().Add(da).Add(dsa).Add(db).Add(dsb).Add(dc).Add((long)n).Add(m).Add(n).Add(k));
+        return Download(dc);
     }
 
     protected void CheckGrouped_fp8_gemm_matches_its_cpu_twin()

@@ -14,7 +14,9 @@ namespace DeepSeek.Runtime.Compute.Cpu;
 /// promotion every 128 elements of K).</item>
 /// </list>
 /// Every product of two E4M3 values is exact in fp32 and every add is a fused multiply-add in the same order as the
-/// kernel, so a correct kernel matches this twin to the bit (up to the sign of zero).
+/// kernel, so a correct kernel matches this twin to the bit (up to the sign of zero). The tensor-core kernel
+/// (<c>fp8_gemm_mma</c>) sums inside each 128-block in the hardware's order instead and is held to
+/// <see cref="ReorderingBound"/>.
 /// </summary>
 public static class BlockFp8Gemm
 {
@@ -130,6 +132,52 @@ public static class BlockFp8Gemm
         var scales = new float[(long)m * KBlocks(k)];
         QuantizeActivations(x, m, k, codes, scales);
         Gemm(codes, scales, m, k, weightCodes, weightScales, n, y);
+    }
+
+    /// <summary>
+    /// The largest |c − <see cref="Gemm"/>| at each output of c [m, n] for a kernel that computes the same thing but sums
+    /// the products inside each 128-block of K in its own order (tensor cores: <c>fp8_gemm_mma</c>). Both form, per
+    /// block b, the fp32 sum p_b of exact products a_k·b_k (L = min(k, 128) terms) and promote acc = fma(p_b, s_b, acc)
+    /// with s_b = sa·sb. This twin sums in k order: |error| ≤ (L−1)·u·Σ|a_k·b_k| (u = 2⁻²⁴). A tensor core sums in an
+    /// unspecified order and may align the 16 products of one mma and its accumulator to the largest and truncate: each
+    /// of those 17 terms loses under 2u of the largest, so ≤ 17·2u·Σ per mma and ≤ (17/8)·L·u·Σ|a_k·b_k| over the L/16 mmas
+    /// of a block. A difference δ_b in p_b reaches the output as |s_b|·δ_b, and the promotions, now rounding different
+    /// values, may differ by one rounding each: ≤ u·Σ_b|s_b·p_b|. So |Δc| ≤ (3.2·L + 1)·u·Σ_b |s_b|·Σ_{k∈b}|a_k·b_k|;
+    /// the bound uses (4L + 2), a margin over that and its own float64 evaluation. A layout or indexing error moves
+    /// outputs by whole products, far above it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span is shorter than the shapes need.</exception>
+    public static double[] ReorderingBound(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k,
+        ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        var kb = KBlocks(k);
+        Need(a.Length, (long)m * k, nameof(a));
+        Need(aScales.Length, (long)m * kb, nameof(aScales));
+        Need(b.Length, (long)n * k, nameof(b));
+        Need(bScales.Length, (long)KBlocks(n) * kb, nameof(bScales));
+        var factor = (4.0 * Math.Min(k, BlockSize) + 2) * Math.ScaleB(1.0, -24);
+        var av = new float[(long)m * k];
+        var bv = new float[(long)n * k];
+        Float8E4M3Codec.ToSingle(a[..av.Length], av);
+        Float8E4M3Codec.ToSingle(b[..bv.Length], bv);
+        var bound = new double[(long)m * n];
+        for (var i = 0; i < m; i++)
+            for (var j = 0; j < n; j++)
+            {
+                double total = 0;
+                for (var blk = 0; blk < kb; blk++)
+                {
+                    double sum = 0;
+                    for (int kk = blk * BlockSize, end = Math.Min(k, kk + BlockSize); kk < end; kk++)
+                        sum += Math.Abs((double)av[(long)i * k + kk] * bv[(long)j * k + kk]);
+                    total += sum * Math.Abs((double)aScales[i * kb + blk] * bScales[j / BlockSize * kb + blk]);
+                }
+                bound[(long)i * n + j] = factor * total;
+            }
+        return bound;
     }
 
     private static void Need(long have, long need, string name)
