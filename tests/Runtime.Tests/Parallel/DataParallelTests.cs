@@ -9,23 +9,9 @@ public sealed class DataParallelTests
 {
     private const int Length = 12;
 
-    private static ModelParameters<float> Load()
-    {
-        using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
-        return ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
-    }
+    private static ModelParameters<float> Load() => TinyV3Sft.Load();
 
-    /// <summary>Sequences with different loss masks, so the global-batch means differ from averages of per-rank means.</summary>
-    private static List<TrainingSequence> Data(int vocab)
-    {
-        var rng = new Random(17);
-        return Enumerable.Range(0, 16).Select(i =>
-        {
-            var tokens = Enumerable.Range(0, Length).Select(_ => rng.Next(2, vocab)).ToArray();
-            var mask = Enumerable.Range(0, Length).Select(t => t >= i % 5).ToArray();
-            return new TrainingSequence(tokens, mask);
-        }).ToList();
-    }
+    private static List<TrainingSequence> Data(int vocab) => TinyV3Sft.Sequences(vocab, count: 16, Length, seed: 17, maskPeriod: 5);
 
     [Theory]
     [InlineData(2, 1, OptimizerKind.AdamW)]

@@ -11,21 +11,9 @@ public sealed class PipelineParallelSftTests
 {
     private const int Length = 12;
 
-    private static ModelParameters<float> Load()
-    {
-        using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
-        return ModelParameters<float>.Load(WeightMap.Bind(checkpoint));
-    }
+    private static ModelParameters<float> Load() => TinyV3Sft.Load();
 
-    private static List<TrainingSequence> Data(int vocab)
-    {
-        var rng = new Random(23);
-        return Enumerable.Range(0, 12).Select(i =>
-        {
-            var tokens = Enumerable.Range(0, Length).Select(_ => rng.Next(2, vocab)).ToArray();
-            return new TrainingSequence(tokens, Enumerable.Range(0, Length).Select(t => t >= i % 4).ToArray());
-        }).ToList();
-    }
+    private static List<TrainingSequence> Data(int vocab) => TinyV3Sft.Sequences(vocab, count: 12, Length, seed: 23, maskPeriod: 4);
 
     [Theory]
     [InlineData(PipelineScheduleKind.OneFOneB, 2, 1, 1, 4)]
