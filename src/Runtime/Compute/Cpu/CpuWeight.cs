@@ -36,6 +36,8 @@ internal sealed unsafe class CpuWeight : ComputeWeight
             _gridCols = checked((int)scale.Shape[1]);
             _blockRows = weight.BlockRows;
             _blockCols = weight.BlockCols;
+            if (_blockCols % 16 == 0 && _scales.All(v => MathF.Abs(v) < 128f))
+                _scales2p120 = [.. _scales.Select(v => MathF.ScaleB(v, 120))];   // exact: a power-of-two scaling of a value below 2^7
         }
         if (Rows == 1)
         {
@@ -89,8 +91,13 @@ internal sealed unsafe class CpuWeight : ComputeWeight
         return new((ushort*)_data + (long)r * Cols, Cols);
     }
 
-    /// <summary>True for FP8 rows <see cref="RowDot.DotFp8"/> can read in place: scale blocks a multiple of 16 columns wide.</summary>
-    public bool IsFp8InPlace => _dtype == DType.F8_E4M3 && _blockCols % 16 == 0;
+    /// <summary>
+    /// True for FP8 rows <see cref="RowDot.DotFp8"/> can read in place: scale blocks a multiple of 16 columns wide and every
+    /// scale below 2^7 (so scale × 2^120 is finite; real checkpoints' scales are amax/448, far below).
+    /// </summary>
+    public bool IsFp8InPlace => _scales2p120 is not null;
+
+    private readonly float[]? _scales2p120;
 
     /// <summary>Row <paramref name="r"/> of an FP8 matrix in place: its codes (see <see cref="Fp8RowScales"/>, <see cref="BlockCols"/>).</summary>
     public ReadOnlySpan<byte> Fp8Row(int r)
@@ -99,8 +106,8 @@ internal sealed unsafe class CpuWeight : ComputeWeight
         return new ReadOnlySpan<byte>(_data + (long)r * Cols, Cols);
     }
 
-    /// <summary>The scales of row <paramref name="r"/>'s column blocks (FP8 only).</summary>
-    public ReadOnlySpan<float> Fp8RowScales(int r) => _scales.AsSpan((r / _blockRows) * _gridCols, _gridCols);
+    /// <summary>The scales × 2^120 of row <paramref name="r"/>'s column blocks (<see cref="IsFp8InPlace"/> weights only).</summary>
+    public ReadOnlySpan<float> Fp8RowScales(int r) => _scales2p120.AsSpan((r / _blockRows) * _gridCols, _gridCols);
 
     /// <summary>Columns per scale block (FP8 only).</summary>
     public int BlockCols => _blockCols;

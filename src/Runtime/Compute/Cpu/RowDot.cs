@@ -117,13 +117,20 @@ internal static class RowDot
     }
 
     /// <summary>
-    /// x · w for a block-scaled FP8 (E4M3) weight row: each code decoded and multiplied by its block's scale in registers,
-    /// bit for bit <see cref="Dot"/> of x and the row <see cref="CpuWeight.DecodeRow"/> produces (code × scale rounded
-    /// once, then the same chunk order). <paramref name="blockScales"/>[b] scales columns [b·blockCols, (b+1)·blockCols);
-    /// blockCols must be a multiple of 16, so no vector straddles two blocks.
+    /// x · w for a block-scaled FP8 (E4M3) weight row, decoded and scaled in registers: bit for bit <see cref="Dot"/> of x
+    /// and the row <see cref="CpuWeight.DecodeRow"/> produces (code × scale rounded once, then the same chunk order).
+    /// <paramref name="scales2p120"/>[b] is block b's scale × 2^120 (columns [b·blockCols, (b+1)·blockCols); blockCols a
+    /// multiple of 16, so no vector straddles two blocks).
     /// </summary>
+    /// <remarks>
+    /// The decode is two integer ops: a sign-extended code shifted left by 20 and masked with 0x87F00000 is a binary32 whose
+    /// exponent field holds E4M3's 4 exponent bits and whose top mantissa bits hold its 3: worth the E4M3 value × 2^-120
+    /// exactly — normals and subnormals alike (a subnormal code becomes a binary32 subnormal). The scale carries the 2^120
+    /// back; since E × 2^-120 × (scale × 2^120) is the real number E × scale, its one rounding is DecodeRow's. NaN codes
+    /// (0x7F, 0xFF) are selected to NaN. Callers keep scale below 2^7 so scale × 2^120 stays finite.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float DotFp8(ReadOnlySpan<float> x, ReadOnlySpan<byte> w, ReadOnlySpan<float> blockScales, int blockCols)
+    public static float DotFp8(ReadOnlySpan<float> x, ReadOnlySpan<byte> w, ReadOnlySpan<float> scales2p120, int blockCols)
     {
         Debug.Assert(blockCols % 16 == 0 && w.Length == x.Length);
         ref var xr = ref MemoryMarshal.GetReference(x);
@@ -136,12 +143,12 @@ internal static class RowDot
             Vector512<float> a = default, b = default;
             for (; i + 32 <= n; i += 32)
             {
-                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, blockScales, blockCols), a);
-                b = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i + 16), Fp8x16(ref wr, i + 16, blockScales, blockCols), b);
+                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, scales2p120, blockCols), a);
+                b = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i + 16), Fp8x16(ref wr, i + 16, scales2p120, blockCols), b);
             }
             if (i + 16 <= n)
             {
-                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, blockScales, blockCols), a);
+                a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, (nuint)i), Fp8x16(ref wr, i, scales2p120, blockCols), a);
                 i += 16;
             }
             s = Vector512.Sum(a + b);
@@ -151,35 +158,49 @@ internal static class RowDot
             Vector256<float> a = default, b = default;
             for (; i + 16 <= n; i += 16)
             {
-                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, blockScales, blockCols), a);
-                b = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i + 8), Fp8x8(ref wr, i + 8, blockScales, blockCols), b);
+                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, scales2p120, blockCols), a);
+                b = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i + 8), Fp8x8(ref wr, i + 8, scales2p120, blockCols), b);
             }
             if (i + 8 <= n)
             {
-                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, blockScales, blockCols), a);
+                a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Fp8x8(ref wr, i, scales2p120, blockCols), a);
                 i += 8;
             }
             s = Vector256.Sum(a + b);
         }
         else s = 0f;
         for (; i < n; i++)
-            s = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), Float8E4M3Codec.ToSingle(Unsafe.Add(ref wr, i)) * blockScales[i / blockCols], s);
+            s = MathF.FusedMultiplyAdd(Unsafe.Add(ref xr, i), Fp8Scaled(Unsafe.Add(ref wr, i)) * scales2p120[i / blockCols], s);
         return s;
     }
 
-    /// <summary>Codes [i, i + 16) decoded and scaled (one block: blockCols is a multiple of 16).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fp8x16(ref byte w, int i, ReadOnlySpan<float> blockScales, int blockCols) =>
-        Float8E4M3Codec.Decode(Avx512F.ConvertToVector512UInt32(Vector128.LoadUnsafe(ref w, (nuint)i))).AsSingle() * Vector512.Create(blockScales[i / blockCols]);
+    private const int Fp8Bits = unchecked((int)0x87F0_0000);   // sign, then E4M3's 7 magnitude bits at binary32's exponent/mantissa boundary
 
-    /// <summary>Codes [i, i + 8) decoded and scaled.</summary>
+    /// <summary>Codes [i, i + 16) decoded (× 2^-120) and scaled (one block: blockCols is a multiple of 16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fp8x8(ref byte w, int i, ReadOnlySpan<float> blockScales, int blockCols)
+    private static Vector512<float> Fp8x16(ref byte w, int i, ReadOnlySpan<float> scales2p120, int blockCols)
     {
-        var (lo, _) = Vector128.Widen(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref w, i))).AsByte());
-        var (a, b) = Vector128.Widen(lo);
-        return Float8E4M3Codec.Decode(Vector256.Create(a, b)).AsSingle() * Vector256.Create(blockScales[i / blockCols]);
+        var code = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w, (nuint)i).AsSByte());
+        var value = ((code << 20) & Vector512.Create(Fp8Bits)).AsSingle();
+        value = Vector512.ConditionalSelect(Vector512.Equals(code & Vector512.Create(0x7F), Vector512.Create(0x7F)).AsSingle(), Vector512.Create(float.NaN), value);
+        return value * Vector512.Create(scales2p120[i / blockCols]);
     }
+
+    /// <summary>Codes [i, i + 8) decoded (× 2^-120) and scaled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fp8x8(ref byte w, int i, ReadOnlySpan<float> scales2p120, int blockCols)
+    {
+        var (lo, _) = Vector128.Widen(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref w, i))).AsSByte());
+        var (a, b) = Vector128.Widen(lo);
+        var code = Vector256.Create(a, b);
+        var value = ((code << 20) & Vector256.Create(Fp8Bits)).AsSingle();
+        value = Vector256.ConditionalSelect(Vector256.Equals(code & Vector256.Create(0x7F), Vector256.Create(0x7F)).AsSingle(), Vector256.Create(float.NaN), value);
+        return value * Vector256.Create(scales2p120[i / blockCols]);
+    }
+
+    /// <summary>One code decoded × 2^-120 (see <see cref="DotFp8"/>).</summary>
+    private static float Fp8Scaled(byte code) =>
+        (code & 0x7F) == 0x7F ? float.NaN : BitConverter.Int32BitsToSingle(((sbyte)code << 20) & Fp8Bits);
 
     /// <summary>x · w0 … x · w3 into r[0..3], each exactly as <see cref="Dot"/> computes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
