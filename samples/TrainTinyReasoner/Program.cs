@@ -8,7 +8,7 @@
 //      GRPO again;
 //   6. held-out evaluation after each stage (1,000 problems never drawn for training, 5-digit ones — longer than any
 //      SFT example — included).
-// Seeded. Run from the repository root (about 90 minutes on 2 cores; writes models/deepseek-tiny-reasoner):
+// Seeded. Run from the repository root (1 h 15 min on 2 shared cores; writes models/deepseek-tiny-reasoner):
 //   dotnet run --project samples/TrainTinyReasoner -c Release
 // Stages can be run one by one (--stages init,sft,sft2,grpo,sft3,grpo2,eval) with their intermediate checkpoints in --work.
 using System.Diagnostics;
