@@ -84,58 +84,14 @@ internal static class TrainParallel
     /// </summary>
     public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? TrainPipeline(string mode, int ranks, int pipelineParallel, PipelineScheduleKind schedule,
         ModelConfig config, Func<ModelParameters<float>> load, int length, SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples,
-        Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
-    {
-        switch (mode)
+        Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe, CancellationToken cancellationToken) =>
+        Launch(mode, ranks, (world, inProcess) => CheckPipelineWorld(config, pipelineParallel, schedule, world,
+            inProcess ? "in-process ranks (--ranks)" : "MPI ranks (mpirun -np)", options.BatchSize), c =>
         {
-            case "inproc":
-                CheckPipelineWorld(config, pipelineParallel, schedule, ranks, "in-process ranks (--ranks)", options.BatchSize);
-                (ModelParameters<float>, IReadOnlyList<double>)? result = null;
-                view(report =>
-                {
-                    var outcomes = InProcessCommunicator.Run(ranks, c =>
-                    {
-                        var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(c, pipelineParallel);
-                        using (pipeline)
-                        using (data)
-                        {
-                            var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
-                            var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
-                            return (trainer, history);
-                        }
-                    });
-                    result = (outcomes[0].trainer.Parameters, outcomes[0].trainer.Losses);
-                    return outcomes[0].history;
-                });
-                return result;
-            case "mpi":
-                var world = MpiCommunicator.InitializeWorld();
-                try
-                {
-                    CheckPipelineWorld(config, pipelineParallel, schedule, world.Size, "MPI ranks (mpirun -np)", options.BatchSize);
-                    var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(world, pipelineParallel);
-                    var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
-                    if (world.Rank == 0)
-                    {
-                        view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
-                        return (trainer.Parameters, trainer.Losses);   // rank 0 ends MPI in Finish; its split groups end with it
-                    }
-                    trainer.Train(examples, null, cancellationToken);
-                    pipeline.Dispose();   // MPI_Comm_free must come before MPI_Finalize
-                    data.Dispose();
-                    world.Dispose();
-                    return null;
-                }
-                catch (Exception e) when (e is not MpiUnavailableException)
-                {
-                    // A failed rank must end the job, or the others would wait in their next collective forever.
-                    world.Abort($"{e.GetType().Name}: {e.Message}");
-                    throw;
-                }
-            default:
-                throw new ArgumentException($"--parallel: expected none, mpi or inproc, not '{mode}'");
-        }
-    }
+            var (pipeline, data) = PipelineParallelSftTrainer.SplitGroups(c, pipelineParallel);
+            var trainer = new PipelineParallelSftTrainer(load(), length, options, pipeline, data, schedule, sourceDirectory);
+            return new RankRun(progress => trainer.Train(examples, progress, cancellationToken), () => (trainer.Parameters, trainer.Losses), [pipeline, data]);
+        }, view, describe);
 
     /// <summary>The rules of --expert-parallel that do not need the ranks (those are checked where the world size is known).</summary>
     public static void CheckExpertParallel(string mode, int expertParallel, int routedExperts)
@@ -151,25 +107,60 @@ internal static class TrainParallel
     /// <summary>Trains; returns rank 0's trainer state (weights, losses) on the process that writes the output, else null.</summary>
     public static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? Train(string mode, int ranks, int expertParallel, Func<ModelParameters<float>> load, int length,
         SftOptions options, string sourceDirectory, IReadOnlyList<TrainingSequence> examples, Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view,
-        Func<TrainingProgress, string> describe, CancellationToken cancellationToken)
+        Func<TrainingProgress, string> describe, CancellationToken cancellationToken) =>
+        Launch(mode, ranks, (world, inProcess) =>
+        {
+            if (world % expertParallel != 0)
+                throw new ArgumentException(inProcess
+                    ? $"--expert-parallel {expertParallel} must divide --ranks {world} (world = E × D)"
+                    : $"--expert-parallel {expertParallel} must divide the {world} MPI ranks (world = E × D)");
+        }, c =>
+        {
+            var experts = expertParallel > 1 ? DataParallelSftTrainer.SplitExpertGroups(c, expertParallel) : null;
+            var trainer = new DataParallelSftTrainer(load(), length, options, c, experts, sourceDirectory);
+            return new RankRun(progress => trainer.Train(examples, progress, cancellationToken), () => (trainer.Parameters, trainer.Losses), experts is null ? [] : [experts]);
+        }, view, describe);
+
+    /// <summary>One rank's training: run it (with progress on rank 0), read rank 0's result, free the sub-groups it split off.</summary>
+    private sealed record RankRun(Func<IProgress<TrainingProgress>?, IReadOnlyList<TrainingProgress>> Train,
+        Func<(ModelParameters<float> Parameters, IReadOnlyList<double> Losses)> Result, IDisposable?[] Groups)
+    {
+        /// <summary>Frees the sub-groups: MPI_Comm_free must come before MPI_Finalize.</summary>
+        public void FreeGroups()
+        {
+            foreach (var group in Groups) group?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="start"/>'s training on every rank of the mode — in-process threads (--ranks) or this MPI process's
+    /// rank — after <paramref name="checkWorld"/> accepted the world size (and whether the ranks are in-process); rank 0 shows
+    /// progress and gets the result, others null.
+    /// </summary>
+    private static (ModelParameters<float> Parameters, IReadOnlyList<double> Losses)? Launch(string mode, int ranks, Action<int, bool> checkWorld,
+        Func<ICommunicator, RankRun> start, Action<Func<Action<int, string>, IReadOnlyList<TrainingProgress>>> view, Func<TrainingProgress, string> describe)
     {
         switch (mode)
         {
             case "inproc":
                 if (ranks < 1) throw new ArgumentException($"--ranks must be at least 1, not {ranks}");
-                if (ranks % expertParallel != 0)
-                    throw new ArgumentException($"--expert-parallel {expertParallel} must divide --ranks {ranks} (world = E × D)");
+                checkWorld(ranks, true);
                 (ModelParameters<float>, IReadOnlyList<double>)? result = null;
                 view(report =>
                 {
                     var outcomes = InProcessCommunicator.Run(ranks, c =>
                     {
-                        using var experts = expertParallel > 1 ? DataParallelSftTrainer.SplitExpertGroups(c, expertParallel) : null;
-                        var trainer = new DataParallelSftTrainer(load(), length, options, c, experts, sourceDirectory);
-                        var history = trainer.Train(examples, c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null, cancellationToken);
-                        return (trainer, history);
+                        var run = start(c);
+                        try
+                        {
+                            return (run, history: run.Train(c.Rank == 0 ? new Progress(p => report(p.Step, describe(p))) : null));
+                        }
+                        finally
+                        {
+                            run.FreeGroups();
+                        }
                     });
-                    result = (outcomes[0].trainer.Parameters, outcomes[0].trainer.Losses);
+                    result = outcomes[0].run.Result();
                     return outcomes[0].history;
                 });
                 return result;
@@ -177,17 +168,16 @@ internal static class TrainParallel
                 var world = MpiCommunicator.InitializeWorld();
                 try
                 {
-                    if (world.Size % expertParallel != 0)
-                        throw new ArgumentException($"--expert-parallel {expertParallel} must divide the {world.Size} MPI ranks (world = E × D)");
-                    using var experts = expertParallel > 1 ? DataParallelSftTrainer.SplitExpertGroups(world, expertParallel) : null;
-                    var trainer = new DataParallelSftTrainer(load(), length, options, world, experts, sourceDirectory);
+                    checkWorld(world.Size, false);
+                    var run = start(world);
                     if (world.Rank == 0)
                     {
-                        view(report => trainer.Train(examples, new Progress(p => report(p.Step, describe(p))), cancellationToken));
-                        return (trainer.Parameters, trainer.Losses);
+                        view(report => run.Train(new Progress(p => report(p.Step, describe(p)))));
+                        run.FreeGroups();
+                        return run.Result();   // rank 0 ends MPI in Finish, after writing its files
                     }
-                    trainer.Train(examples, null, cancellationToken);
-                    experts?.Dispose();   // MPI_Comm_free must come before MPI_Finalize
+                    run.Train(null);
+                    run.FreeGroups();
                     world.Dispose();
                     return null;
                 }
