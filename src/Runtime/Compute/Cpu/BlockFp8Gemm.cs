@@ -67,14 +67,7 @@ public static class BlockFp8Gemm
     public static void Gemm(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k,
         ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, int n, Span<float> c)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        var kb = KBlocks(k);
-        Need(a.Length, (long)m * k, nameof(a));
-        Need(aScales.Length, (long)m * kb, nameof(aScales));
-        Need(b.Length, (long)n * k, nameof(b));
-        Need(bScales.Length, (long)KBlocks(n) * kb, nameof(bScales));
+        var kb = CheckOperands(a, aScales, m, k, b, bScales, n);
         Need(c.Length, (long)m * n, nameof(c));
 
         var bRows = new float[(long)n * k];
@@ -150,14 +143,7 @@ public static class BlockFp8Gemm
     public static double[] ReorderingBound(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k,
         ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, int n)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        var kb = KBlocks(k);
-        Need(a.Length, (long)m * k, nameof(a));
-        Need(aScales.Length, (long)m * kb, nameof(aScales));
-        Need(b.Length, (long)n * k, nameof(b));
-        Need(bScales.Length, (long)KBlocks(n) * kb, nameof(bScales));
+        var kb = CheckOperands(a, aScales, m, k, b, bScales, n);
         var factor = (4.0 * Math.Min(k, BlockSize) + 2) * Math.ScaleB(1.0, -24);
         var av = new float[(long)m * k];
         var bv = new float[(long)n * k];
@@ -178,6 +164,20 @@ public static class BlockFp8Gemm
                 bound[(long)i * n + j] = factor * total;
             }
         return bound;
+    }
+
+    /// <summary>The guards of a dense A·Bᵀ: non-negative shapes and operand spans long enough for them; returns ceil(k/128).</summary>
+    private static int CheckOperands(ReadOnlySpan<byte> a, ReadOnlySpan<float> aScales, int m, int k, ReadOnlySpan<byte> b, ReadOnlySpan<float> bScales, int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        var kb = KBlocks(k);
+        Need(a.Length, (long)m * k, nameof(a));
+        Need(aScales.Length, (long)m * kb, nameof(aScales));
+        Need(b.Length, (long)n * k, nameof(b));
+        Need(bScales.Length, (long)KBlocks(n) * kb, nameof(bScales));
+        return kb;
     }
 
     private static void Need(long have, long need, string name)
