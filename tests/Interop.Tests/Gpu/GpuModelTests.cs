@@ -6,17 +6,27 @@ using DeepSeek.Runtime.Model;
 
 namespace DeepSeek.Interop.Tests.Gpu;
 
+/// <summary>The checkpoints, MLA modes and FP8-activation settings both model comparisons run, with their tolerances.</summary>
+public static class ModelCases
+{
+    /// <summary>(model, MLA mode, FP8 activations, tolerance): FP8 activations quantise, hence the wider tolerance.</summary>
+    public static TheoryData<string, MlaMode, bool, float> All => new()
+    {
+        { "tiny-v3", MlaMode.Absorbed, false, 1e-4f },
+        { "tiny-v3", MlaMode.Plain, false, 1e-4f },
+        { "tiny-v3-fp8", MlaMode.Absorbed, false, 1e-4f },
+        { "tiny-v2-lite", MlaMode.Absorbed, false, 1e-4f },
+        { "tiny-qwen2", MlaMode.Absorbed, false, 1e-4f },
+        { "tiny-llama", MlaMode.Absorbed, false, 1e-4f },
+        { "tiny-v3-fp8", MlaMode.Absorbed, true, 0.1f },
+    };
+}
+
 /// <summary>Full-model logits on the tiny checkpoints, GPU against the CPU engine. Skipped without a GPU.</summary>
 public class GpuModelTests
 {
     [GpuTheory]
-    [InlineData("tiny-v3", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v3", MlaMode.Plain, false, 1e-4f)]
-    [InlineData("tiny-v3-fp8", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v2-lite", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-qwen2", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-llama", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v3-fp8", MlaMode.Absorbed, true, 0.1f)]
+    [MemberData(nameof(ModelCases.All), MemberType = typeof(ModelCases))]
     public void Prefill_and_decode_logits_match_the_cpu_engine(string model, MlaMode mode, bool fp8Activations, float tolerance)
     {
         using var gpu = new CudaBackend(new CudaBackendOptions { Fp8Activations = fp8Activations });
@@ -28,13 +38,7 @@ public class GpuModelTests
 public class EmulatedModelTests
 {
     [EmulatorTheory]
-    [InlineData("tiny-v3", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v3", MlaMode.Plain, false, 1e-4f)]
-    [InlineData("tiny-v3-fp8", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v2-lite", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-qwen2", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-llama", MlaMode.Absorbed, false, 1e-4f)]
-    [InlineData("tiny-v3-fp8", MlaMode.Absorbed, true, 0.1f)]
+    [MemberData(nameof(ModelCases.All), MemberType = typeof(ModelCases))]
     public void Prefill_and_decode_logits_match_the_cpu_engine(string model, MlaMode mode, bool fp8Activations, float tolerance)
     {
         var (backend, driver) = KernelEmulator.CreateBackend(fp8Activations);
