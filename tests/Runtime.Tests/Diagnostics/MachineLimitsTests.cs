@@ -1,4 +1,6 @@
+using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Diagnostics;
+using DeepSeek.Runtime.Tests.Checkpoints;
 
 namespace DeepSeek.Runtime.Tests.Diagnostics;
 
@@ -22,5 +24,36 @@ public sealed class MachineLimitsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasureBandwidthGBs(0, 8L << 20, TimeSpan.Zero));
         Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasureBandwidthGBs(1, 1024, TimeSpan.Zero));
         Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasurePeakGflops(0, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void Mapped_probe_reads_a_sharded_checkpoint()
+    {
+        using var dir = new TempDir();
+        using var checkpoint = Checkpoint.Open(TinyCheckpoints.WriteFp8Sharded(dir));
+        var gbs = MachineLimits.MeasureMappedBandwidthGBs(checkpoint, threads: 2, TimeSpan.FromMilliseconds(20));
+        Assert.True(double.IsFinite(gbs) && gbs > 0, $"{gbs}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasureMappedBandwidthGBs(checkpoint, 0, TimeSpan.Zero));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void Thread_shares_tile_the_tensor_bytes_exactly(int threads)
+    {
+        // Three regions with gaps between them (tensors of two shards); every byte in exactly one share, in order.
+        (nint, long)[] regions = [(1000, 10), (2000, 1), (5000, 33)];
+        var total = regions.Sum(r => r.Item2);
+        var seen = new List<nint>();
+        for (var t = 0; t < threads; t++)
+            foreach (var (address, length) in MachineLimits.Share(regions, total * t / threads, total * (t + 1) / threads))
+            {
+                Assert.True(length > 0);
+                for (var b = 0; b < length; b++) seen.Add(address + b);
+            }
+        var expected = regions.SelectMany(r => Enumerable.Range(0, (int)r.Item2).Select(b => r.Item1 + b));
+        Assert.Equal(expected, seen);
     }
 }
