@@ -74,13 +74,9 @@ public sealed partial class CpuBackend : IComputeBackend
         for (var r = 0; r < xi.Rows; r++)
         {
             var row = xi.Row(r);
-            var dst = o.Row(r);
             // Mean of squares accumulated in double: the fp32 reference's rounding is far below our tolerance either way.
-            double ss = 0;
-            foreach (var v in row) ss += (double)v * v;
-            var inv = (float)(1.0 / Math.Sqrt(ss / row.Length + eps));
-            TensorPrimitives.Multiply(row, inv, dst);
-            TensorPrimitives.Multiply(dst, w, dst);
+            var inv = (float)(1.0 / Math.Sqrt(RowOps.SumOfSquares(row) / row.Length + eps));
+            RowOps.ScaleTimes(row, inv, w, o.Row(r));
         }
     }
 
@@ -103,17 +99,7 @@ public sealed partial class CpuBackend : IComputeBackend
         var o = CpuTensor.Of(output);
         CheckSameShape(g, u);
         CheckSameShape(g, o);
-        for (var r = 0; r < g.Rows; r++)
-        {
-            var gr = g.Row(r);
-            var ur = u.Row(r);
-            var orow = o.Row(r);
-            for (var i = 0; i < gr.Length; i++)
-            {
-                var z = gr[i];
-                orow[i] = z / (1f + MathF.Exp(-z)) * ur[i];
-            }
-        }
+        for (var r = 0; r < g.Rows; r++) RowOps.SwiGlu(g.Row(r), u.Row(r), o.Row(r));
     }
 
     /// <inheritdoc/>
