@@ -16,8 +16,10 @@ namespace DeepSeek.Cli.Commands;
 
 /// <summary>
 /// <c>deepseek bench [--model DIR] [--prompt-tokens 128] [--gen-tokens 32] [--batch 1] [--threads N] [--backend cpu|cuda] [--speculative none|mtp]
-/// [--task random|arithmetic] [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on seeded random
-/// prompts, or on the model's own arithmetic task rendered through its tokenizer and chat format (greedy, no EOS), this
+/// [--task random|arithmetic] [--problems P] [--runs R] [--seed S] [--probe-ms MS] [--json]</c>: prefill and decode tokens/s on
+/// seeded random prompts (greedy, no EOS, every sequence exactly --gen-tokens long), or on the model's own arithmetic task:
+/// --problems held-out questions rendered through its tokenizer and chat format, answered one batch after another until
+/// EOS (at most --gen-tokens each; greedy, so plain and MTP runs produce the very same tokens), this
 /// machine's measured bandwidth and FMA peak, and the fraction of the roofline reached (see README). With <c>--backend cuda</c>
 /// the same generation runs on the GPU; the CPU probes are then left out (their fields are null): gpu-bench measures the GPU's.
 /// </summary>
@@ -31,7 +33,8 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Sequences generated together.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var speculative = new Option<string>("--speculative") { Description = "none, or mtp: also time MTP speculative decoding and report acceptance and speedup.", DefaultValueFactory = _ => "none" };
-        var task = new Option<string>("--task") { Description = "random: seeded random prompt token ids; arithmetic: ArithmeticTask questions in the model's chat format (--prompt-tokens is then ignored; acceptance is measured on the model's task).", DefaultValueFactory = _ => "random" };
+        var task = new Option<string>("--task") { Description = "random: seeded random prompt token ids; arithmetic: ArithmeticTask questions in the model's chat format, answered until EOS (--prompt-tokens is then ignored; acceptance is measured on the model's task).", DefaultValueFactory = _ => "random" };
+        var problems = new Option<int>("--problems") { Description = "With --task arithmetic: questions per timed run, answered --batch at a time, one batch after another.", DefaultValueFactory = _ => 16 };
         var runs = new Option<int>("--runs") { Description = "Timed runs after the warm-up; the best of them is reported.", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompt tokens.", DefaultValueFactory = _ => 1 };
         var probeMs = new Option<int>("--probe-ms") { Description = "Duration of each machine probe (bandwidth, FMA peak) in ms.", DefaultValueFactory = _ => 1000 };
@@ -40,7 +43,7 @@ internal static class BenchCommand
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Measure prefill and decode speed against this machine's bandwidth and FMA peak.")
         {
-            model, promptTokens, genTokens, batch, threads, speculative, task, runs, seed, probeMs, json, backendName, verbose,
+            model, promptTokens, genTokens, batch, threads, speculative, task, problems, runs, seed, probeMs, json, backendName, verbose,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(parse.InvocationConfiguration.Error, parse.GetValue(verbose), () =>
         {
@@ -51,7 +54,8 @@ internal static class BenchCommand
             var taskName = parse.GetValue(task);
             if (taskName is not ("random" or "arithmetic")) throw new ArgumentException($"--task must be random or arithmetic (got '{taskName}')");
             var settings = new BenchSettings(parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(batch), parse.GetValue(threads),
-                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs), taskName == "arithmetic", parse.GetValue(backendName) ?? "cpu");
+                mode == "mtp", parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(probeMs), taskName == "arithmetic", parse.GetValue(backendName) ?? "cpu",
+                parse.GetValue(problems));
             settings.Validate();
             var report = Run(folder, settings, ct);
             var output = parse.InvocationConfiguration.Output;
@@ -64,7 +68,8 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs, bool Arithmetic = false, string Backend = "cpu")
+    private sealed record BenchSettings(int PromptTokens, int GenTokens, int Batch, int Threads, bool Mtp, int Runs, int Seed, int ProbeMs, bool Arithmetic = false, string Backend = "cpu",
+        int Problems = 16)
     {
         public void Validate()
         {
@@ -74,6 +79,7 @@ internal static class BenchCommand
             if (Threads < 0) throw new ArgumentException($"--threads must be 0 (all cores) or more (got {Threads})");
             if (Runs < 1) throw new ArgumentException($"--runs must be at least 1 (got {Runs})");
             if (ProbeMs < 1) throw new ArgumentException($"--probe-ms must be at least 1 (got {ProbeMs})");
+            if (Problems < 1) throw new ArgumentException($"--problems must be at least 1 (got {Problems})");
         }
     }
 
@@ -100,10 +106,13 @@ internal static class BenchCommand
 
         var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed);
         var options = SamplingOptions.Greedy with { MaxTokens = s.GenTokens };
-        var requests = prompts.Select(p => new GenerationRequest(p, options)).ToArray();
-        // No EOS: every sequence generates exactly --gen-tokens, so runs are comparable.
-        var plain = new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.None);
-        var mtp = s.Mtp ? new Generator(transformer, eosTokenIds: [], contextLength: context, speculative: SpeculativeDecoding.Mtp) : null;
+        // Random prompts: no EOS, every sequence generates exactly --gen-tokens, so runs are comparable. Arithmetic: answers
+        // end at EOS as in use (past it a model generates text it was never trained on, where drafts say little); greedy
+        // decoding makes plain and speculative runs produce the same tokens, so they stay comparable.
+        var requests = prompts.Select(p => new GenerationRequest(p, options)).Chunk(s.Batch).ToArray();
+        int[]? eos = s.Arithmetic ? null : [];
+        var plain = new Generator(transformer, eosTokenIds: eos, contextLength: context, speculative: SpeculativeDecoding.None);
+        var mtp = s.Mtp ? new Generator(transformer, eosTokenIds: eos, contextLength: context, speculative: SpeculativeDecoding.Mtp) : null;
 
         Time(plain, requests, ct);                       // warm-up (JIT, page-in of the mapped weights)
         if (mtp is not null) Time(mtp, requests, ct);
@@ -111,7 +120,7 @@ internal static class BenchCommand
         for (var r = 0; r < s.Runs; r++)
         {
             var t = Time(plain, requests, ct);
-            best = new Timing(Math.Max(best.PrefillRate, t.PrefillRate), Math.Max(best.DecodeRate, t.DecodeRate), default);
+            best = new Timing(Math.Max(best.PrefillRate, t.PrefillRate), Math.Max(best.DecodeRate, t.DecodeRate), default, t.DecodeTokens);
             if (mtp is null) continue;
             var m = Time(mtp, requests, ct);
             bestMtp = m.DecodeRate > bestMtp.DecodeRate ? m : bestMtp;
@@ -134,6 +143,7 @@ internal static class BenchCommand
             ["batch"] = s.Batch,
             ["prompt_tokens"] = s.Arithmetic ? (int)Math.Round(prompts.Average(p => p.Length)) : s.PromptTokens,
             ["gen_tokens"] = s.GenTokens,
+            ["decode_tokens"] = best.DecodeTokens,
             ["prefill_tokens_per_s"] = Round(best.PrefillRate),
             ["decode_tokens_per_s"] = Round(best.DecodeRate),
             ["bandwidth_gbs"] = bandwidth is { } gbs ? Round(gbs) : null,
@@ -177,30 +187,41 @@ internal static class BenchCommand
         return [.. Enumerable.Range(0, s.Batch).Select(_ => Enumerable.Range(0, s.PromptTokens).Select(_ => rng.Next(vocab)).ToArray())];
     }
 
-    /// <summary>--batch seeded arithmetic questions (held-out split), each rendered as a chat user's question is.</summary>
+    /// <summary>--problems seeded arithmetic questions (held-out split), each rendered as a chat user's question is.</summary>
     private static int[][] ArithmeticPrompts(DirectoryInfo folder, BenchSettings s)
     {
         var dir = folder.FullName;
         var (tokenizer, chat) = (BpeTokenizer.FromDirectory(dir), ChatFormats.FromTokenizerConfig(dir));
-        var problems = ArithmeticTask.Sample(s.Batch, s.Seed, ArithmeticSplit.HeldOut, maxDigits: 4);
+        var problems = ArithmeticTask.Sample(s.Problems, s.Seed, ArithmeticSplit.HeldOut, maxDigits: 4);
         return [.. problems.Select(p => ArithmeticEvaluator.Prompt(tokenizer, chat, p.Question))];
     }
 
-    private static Timing Time(Generator generator, GenerationRequest[] requests, CancellationToken ct)
+    /// <summary>
+    /// Runs the batches one after another. Prefill time is each batch's time to its first token; decode time the rest of
+    /// it, and its tokens every one after the first of each sequence.
+    /// </summary>
+    private static Timing Time(Generator generator, GenerationRequest[][] batches, CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
-        TimeSpan first = default;
-        var tokens = 0;
+        TimeSpan prefill = default, decode = default;
+        int promptTokens = 0, decodeTokens = 0;
         var stats = default(SpeculationStats);
-        foreach (var t in generator.Generate(requests, cancellationToken: ct))
+        foreach (var requests in batches)
         {
-            if (tokens++ == 0) first = clock.Elapsed;
-            if (t.Finish is not null) stats += t.Speculation;
+            var clock = Stopwatch.StartNew();
+            TimeSpan first = default;
+            var tokens = 0;
+            foreach (var t in generator.Generate(requests, cancellationToken: ct))
+            {
+                if (tokens++ == 0) first = clock.Elapsed;
+                if (t.Finish is not null) stats += t.Speculation;
+            }
+            prefill += first;
+            decode += clock.Elapsed - first;
+            promptTokens += requests.Sum(r => r.Prompt.Count);
+            // The prefill step yields one token per sequence; every later token is decode.
+            decodeTokens += tokens - requests.Length;
         }
-        var decode = clock.Elapsed - first;
-        var promptTokens = requests.Sum(r => r.Prompt.Count);
-        // The prefill step yields one token per sequence; every later token is decode.
-        return new Timing(promptTokens / Math.Max(first.TotalSeconds, 1e-9), (tokens - requests.Length) / Math.Max(decode.TotalSeconds, 1e-9), stats, tokens - requests.Length);
+        return new Timing(promptTokens / Math.Max(prefill.TotalSeconds, 1e-9), decodeTokens / Math.Max(decode.TotalSeconds, 1e-9), stats, decodeTokens);
     }
 
     private static double Round(double value, int digits = 2) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
