@@ -107,7 +107,12 @@ public sealed class BatchScheduler : IDisposable
         {
             var reader = job.Output.Reader;
             while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
-                while (reader.TryRead(out var token)) yield return token;
+                while (reader.TryRead(out var token))
+                {
+                    // Tokens may be buffered ahead of the reader: once cancelled, none of them is handed out.
+                    ct.ThrowIfCancellationRequested();
+                    yield return token;
+                }
             job.Fault?.Throw();
         }
         finally
