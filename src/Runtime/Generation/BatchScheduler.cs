@@ -25,7 +25,7 @@ public sealed class BatchScheduler : IDisposable
     private readonly Thread _thread;
     private bool _disposed, _paused;
     private int _active;
-    private long _tokensInUse, _steps, _generated;
+    private long _tokensInUse, _peakTokens, _steps, _generated;
 
     /// <summary>
     /// Starts a scheduler with <paramref name="slots"/> sequence slots of <see cref="Generator.ContextLength"/> tokens each;
@@ -54,7 +54,7 @@ public sealed class BatchScheduler : IDisposable
         get
         {
             lock (_lock)
-                return new BatchSchedulerStats(_slots.Length, _active, _waiting.Count, _batch.Cache.MaxLength, _batch.Cache.BytesPerToken, _tokensInUse, _steps, _generated);
+                return new BatchSchedulerStats(_slots.Length, _active, _waiting.Count, _batch.Cache.MaxLength, _batch.Cache.BytesPerToken, _tokensInUse, _peakTokens, _steps, _generated);
         }
     }
 
@@ -158,6 +158,7 @@ public sealed class BatchScheduler : IDisposable
             {
                 _steps++;
                 _generated += emitted;
+                _peakTokens = Math.Max(_peakTokens, _batch.Cache.TokensInUse);
                 for (var i = 0; i < emitted; i++)
                 {
                     var token = _batch.Emitted[i];
