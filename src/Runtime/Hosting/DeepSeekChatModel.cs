@@ -41,6 +41,9 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     /// </summary>
     public BatchSchedulerStats Batching => _scheduler.IsValueCreated ? _scheduler.Value.Stats : default;
 
+    /// <summary>The scheduler (created now if no request came yet); tests pause it to make steps deterministic.</summary>
+    internal BatchScheduler Scheduler => _scheduler.Value;
+
     /// <summary>Loads <paramref name="modelDirectory"/> with <paramref name="options"/> (its <see cref="DeepSeekModelOptions.ModelPath"/> is ignored).</summary>
     /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is unknown, or <c>cuda</c> without DeepSeek.Interop deployed.</exception>
     /// <remarks>With <c>cuda</c>, the backend's own exceptions come through as they are (<c>CudaUnavailableException</c> without a driver, <c>CudaException</c> for driver failures).</remarks>

@@ -90,6 +90,37 @@ public sealed class DeepSeekChatModelTests(TinyChatModelFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Concurrent_chat_requests_share_decode_steps()
+    {
+        using var model = Load(concurrency: 4);
+        using var client = new DeepSeekChatClient(model);
+        var prompts = Enumerable.Range(0, 4).Select(i => $"Count to {i + 3}, please.").ToArray();
+        var alone = new List<string>();
+        foreach (var p in prompts) alone.Add(Describe(await client.GetResponseAsync(p, Greedy(8))));
+        var before = model.Batching;
+        Assert.Equal(before.GeneratedTokens, before.Steps);   // one at a time: one token per step
+
+        model.Scheduler.Paused = true;
+        var together = prompts.Select(p => client.GetResponseAsync(p, Greedy(8))).ToArray();
+        for (var i = 0; model.Batching.ActiveSequences < prompts.Length; i++)
+        {
+            Assert.True(i < 2000, "the requests did not all join");
+            await Task.Delay(10);
+        }
+        model.Scheduler.Paused = false;
+        Assert.Equal(alone, (await Task.WhenAll(together)).Select(Describe));
+
+        var after = model.Batching;
+        var tokens = after.GeneratedTokens - before.GeneratedTokens;
+        Assert.Equal(before.GeneratedTokens, tokens);
+        // All four joined at one step: the forward passes are those of the longest answer, not the sum of all answers.
+        Assert.InRange(after.Steps - before.Steps, 1, 8);
+        Assert.True(tokens > after.Steps - before.Steps);
+        Assert.Equal(4, after.Slots);
+        Assert.Equal(0, after.TokensInUse);
+    }
+
+    [Fact]
     public async Task Concurrent_greedy_requests_equal_the_same_requests_one_at_a_time()
     {
         using var model = Load(concurrency: 3);
