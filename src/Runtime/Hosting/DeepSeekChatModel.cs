@@ -41,6 +41,9 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     /// </summary>
     public BatchSchedulerStats Batching => _scheduler.IsValueCreated ? _scheduler.Value.Stats : default;
 
+    /// <inheritdoc />
+    protected internal override BatchSchedulerStats? BatchingStats => _scheduler.IsValueCreated ? _scheduler.Value.Stats : null;
+
     /// <summary>The scheduler (created now if no request came yet); tests pause it to make steps deterministic.</summary>
     internal BatchScheduler Scheduler => _scheduler.Value;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Hosting;
 using Microsoft.Extensions.AI;
@@ -92,7 +93,8 @@ public sealed class DeepSeekChatModelTests(TinyChatModelFixture fixture) : IClas
     [Fact]
     public async Task Concurrent_chat_requests_share_decode_steps()
     {
-        using var model = Load(concurrency: 4);
+        using var model = DeepSeekChatModel.Load(fixture.ModelPath,
+            new DeepSeekModelOptions { Temperature = 0, MaxConcurrentSequences = 4, ContextLength = 256, ModelId = $"batched-{Guid.NewGuid():N}" });
         using var client = new DeepSeekChatClient(model);
         var prompts = Enumerable.Range(0, 4).Select(i => $"Count to {i + 3}, please.").ToArray();
         var alone = new List<string>();
@@ -118,6 +120,26 @@ public sealed class DeepSeekChatModelTests(TinyChatModelFixture fixture) : IClas
         Assert.True(tokens > after.Steps - before.Steps);
         Assert.Equal(4, after.Slots);
         Assert.Equal(0, after.TokensInUse);
+
+        // The same numbers reach OpenTelemetry (only this model's: other tests publish on the same meter name).
+        var observed = new Dictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == DeepSeekDiagnostics.MeterName && i.Name.StartsWith("deepseek.", StringComparison.Ordinal)) l.EnableMeasurementEvents(i);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == DeepSeekDiagnostics.ModelTag && Equals(tag.Value, model.Info.Id)) lock (observed) observed[i.Name] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(after.Steps, observed[DeepSeekDiagnostics.BatchSteps]);
+        Assert.Equal(after.CapacityBytes, observed[DeepSeekDiagnostics.KvCacheCapacityBytes]);
+        Assert.Equal(0, observed[DeepSeekDiagnostics.KvCacheBytesInUse]);
     }
 
     [Fact]
