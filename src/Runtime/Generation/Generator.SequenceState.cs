@@ -3,7 +3,7 @@ namespace DeepSeek.Runtime.Generation;
 public sealed partial class Generator
 {
     /// <summary>Per-sequence sampling, stop and speculation state.</summary>
-    private sealed class SequenceState
+    internal sealed class SequenceState
     {
         private readonly Sampler _sampler;
         private readonly TokenHistory _history;

@@ -6,7 +6,9 @@ namespace DeepSeek.Runtime.Generation;
 
 /// <summary>
 /// Generates from a <see cref="Transformer"/>: one batched prefill over every prompt (different lengths), then
-/// decode steps that run all unfinished sequences together, each at its own position in the KV cache. Each
+/// decode steps that run all unfinished sequences together, each at its own position in the KV cache — a static batch,
+/// the case of the step loop (<see cref="DecodeBatch"/>) where every sequence joins before the first step; a
+/// <see cref="BatchScheduler"/> runs the same loop with sequences joining and leaving between steps. Each
 /// sequence has its own sampler (seeded ⇒ reproducible), penalties, stop ids, stop strings and token limit.
 /// Cancellation is checked between tokens. Thread-safe: concurrent calls use separate caches.
 /// With an MTP module (and <see cref="SpeculativeDecoding"/> not <c>None</c>) decode steps are speculative: the MTP head
@@ -116,24 +118,29 @@ public sealed partial class Generator
     {
         ArgumentNullException.ThrowIfNull(requests);
         if (requests.Count == 0) throw new ArgumentException("no requests", nameof(requests));
-        var vocab = _model.VocabSize;
         var states = new SequenceState[requests.Count];
-        for (var s = 0; s < requests.Count; s++)
-        {
-            var (prompt, options) = requests[s];
-            ArgumentNullException.ThrowIfNull(prompt);
-            ArgumentNullException.ThrowIfNull(options);
-            if (prompt.Count == 0) throw new ArgumentException($"request {s} has an empty prompt", nameof(requests));
-            foreach (var id in prompt)
-                if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(requests), $"request {s}: token id {id} outside the vocabulary [0, {vocab})");
-            var wanted = prompt.Count + (options.MaxTokens ?? 1);
-            if (prompt.Count >= ContextLength || wanted > ContextLength)
-                throw new ContextLengthException(
-                    $"request {s}: prompt of {prompt.Count} tokens{(options.MaxTokens is { } m ? $" plus {m} new tokens" : "")} exceeds the {ContextLength}-token context",
-                    wanted, ContextLength);
-            states[s] = new SequenceState(prompt, options, vocab, ContextLength, SampleableTokens, _eos, _textDecoder?.Invoke(), UsesMtp, Speculative == SpeculativeDecoding.Auto);
-        }
+        for (var s = 0; s < requests.Count; s++) states[s] = CreateState(requests[s], $"request {s}", nameof(requests));
         return states;
+    }
+
+    /// <summary>Checks one request (ids in the vocabulary, prompt plus <c>MaxTokens</c> within the context) and makes its state.</summary>
+    /// <exception cref="ContextLengthException">The request does not fit the context.</exception>
+    internal SequenceState CreateState(GenerationRequest request, string name, string parameter)
+    {
+        ArgumentNullException.ThrowIfNull(request, parameter);
+        var (prompt, options) = request;
+        ArgumentNullException.ThrowIfNull(prompt, parameter);
+        ArgumentNullException.ThrowIfNull(options, parameter);
+        var vocab = _model.VocabSize;
+        if (prompt.Count == 0) throw new ArgumentException($"{name} has an empty prompt", parameter);
+        foreach (var id in prompt)
+            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(parameter, $"{name}: token id {id} outside the vocabulary [0, {vocab})");
+        var wanted = prompt.Count + (options.MaxTokens ?? 1);
+        if (prompt.Count >= ContextLength || wanted > ContextLength)
+            throw new ContextLengthException(
+                $"{name}: prompt of {prompt.Count} tokens{(options.MaxTokens is { } m ? $" plus {m} new tokens" : "")} exceeds the {ContextLength}-token context",
+                wanted, ContextLength);
+        return new SequenceState(prompt, options, vocab, ContextLength, SampleableTokens, _eos, _textDecoder?.Invoke(), UsesMtp, Speculative == SpeculativeDecoding.Auto);
     }
 
     private IEnumerable<GeneratedToken> Run(SequenceState[] states, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
@@ -141,8 +148,21 @@ public sealed partial class Generator
         var cache = RentCache(states.Length);
         try
         {
-            foreach (var token in UsesMtp ? RunSpeculative(states, cache, observer, observePromptLogits, ct) : RunPlain(states, cache, observer, observePromptLogits, ct))
-                yield return token;
+            ct.ThrowIfCancellationRequested();
+            // Every request joins before step 0: the first step is the batched prefill, the rest decode.
+            var batch = new DecodeBatch(this, cache, observer, observePromptLogits);
+            for (var s = 0; s < states.Length; s++) batch.Join(s, states[s]);
+            while (batch.HasWork)
+            {
+                ct.ThrowIfCancellationRequested();
+                var emitted = batch.Step();
+                // Checked before every token, not only every step: once cancelled, nothing more comes (not even a step's bonus token).
+                for (var i = 0; i < emitted; i++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    yield return batch.Emitted[i];
+                }
+            }
         }
         finally
         {
@@ -152,6 +172,9 @@ public sealed partial class Generator
         }
     }
 
+    /// <summary>A cache of <paramref name="sequences"/> slots of <see cref="ContextLength"/> tokens for this generator's model.</summary>
+    internal KvCache CreateCache(int sequences) => _model.CreateCache(sequences, ContextLength);
+
     /// <summary>The idle cache of an earlier generation when it fits (emptied), else a new one; concurrent generations never share one.</summary>
     private KvCache RentCache(int sequences)
     {
@@ -159,75 +182,5 @@ public sealed partial class Generator
         if (cache is null || cache.Sequences != sequences) return _model.CreateCache(sequences, ContextLength);
         for (var s = 0; s < sequences; s++) cache.Reset(s);
         return cache;
-    }
-
-    private IEnumerable<GeneratedToken> RunPlain(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits, CancellationToken ct)
-    {
-        ct.ThrowIfCancellationRequested();
-        var vocab = _model.VocabSize;
-        var (_, first) = Prefill(states, cache, observer, observePromptLogits);
-        var last = new int[states.Length];
-        foreach (var token in first)
-        {
-            last[token.Sequence] = token.TokenId;
-            yield return token;
-        }
-
-        // Step scratch, planned once: a decode step allocates nothing.
-        var step = new float[states.Length * vocab];
-        var active = new int[states.Length];
-        var next = new int[states.Length];
-        var rows = Enumerable.Range(0, states.Length).ToArray();
-        while (true)
-        {
-            ct.ThrowIfCancellationRequested();
-            var count = 0;
-            for (var s = 0; s < states.Length; s++)
-            {
-                if (states[s].Finished) continue;
-                next[count] = last[s];
-                active[count++] = s;
-            }
-            if (count == 0) yield break;
-            _model.Forward(next.AsSpan(0, count), active.AsSpan(0, count), cache, rows.AsSpan(0, count), step);
-            for (var i = 0; i < count; i++)
-            {
-                var s = active[i];
-                var row = step.AsSpan(i * vocab, vocab);
-                observer?.Invoke(s, states[s].Length - 1, row);
-                var token = states[s].Pick(row, s);
-                last[s] = token.TokenId;
-                yield return token;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Every prompt in one forward pass, logits for each prompt's last position (or all, if observed), and each
-    /// sequence's first token. Returns the forward result (the MTP module's input) and the first tokens.
-    /// </summary>
-    private (ForwardResult Main, GeneratedToken[] First) Prefill(SequenceState[] states, KvCache cache, LogitsObserver? observer, bool observePromptLogits)
-    {
-        var vocab = _model.VocabSize;
-        var tokens = states.SelectMany(s => s.Prompt).ToArray();
-        var sequences = states.SelectMany((s, i) => Enumerable.Repeat(i, s.Prompt.Count)).ToArray();
-        var ends = new int[states.Length];
-        for (int i = 0, end = 0; i < states.Length; i++) ends[i] = (end += states[i].Prompt.Count) - 1;
-        var rows = observePromptLogits ? Enumerable.Range(0, tokens.Length).ToArray() : ends;
-        var logits = new float[rows.Length * vocab];
-        var main = _model.Forward(tokens, sequences, cache, rows, logits);
-
-        var first = new GeneratedToken[states.Length];
-        for (var s = 0; s < states.Length; s++)
-        {
-            var promptLength = states[s].Prompt.Count;
-            var row = observePromptLogits ? ends[s] : s;
-            if (observer is not null && observePromptLogits)
-                for (var p = 0; p < promptLength; p++) observer(s, p, logits.AsSpan((ends[s] - promptLength + 1 + p) * vocab, vocab));
-            else
-                observer?.Invoke(s, promptLength - 1, logits.AsSpan(row * vocab, vocab));
-            first[s] = states[s].Pick(logits.AsSpan(row * vocab, vocab), s);
-        }
-        return (main, first);
     }
 }

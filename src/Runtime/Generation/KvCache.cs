@@ -41,6 +41,8 @@ public sealed class KvCache
                     ? new LayerCache(null, null, backend.Allocate(rows, config.KvLoraRank + config.QkRopeHeadDim))
                     : new LayerCache(backend.Allocate(rows, config.NumAttentionHeads * config.QkHeadDim), backend.Allocate(rows, config.NumAttentionHeads * config.VHeadDim), null);
         }
+        foreach (var layer in _layers)
+            BytesPerToken += sizeof(float) * (long)((layer.Keys?.Cols ?? 0) + (layer.Values?.Cols ?? 0) + (layer.Latent?.Cols ?? 0));
         _lengths = new int[sequences];
         _pending = new int[sequences];
         Scratch = new ActivationScratch(backend);
@@ -60,6 +62,26 @@ public sealed class KvCache
 
     /// <summary>How MLA layers are cached.</summary>
     public MlaMode Mode { get; }
+
+    /// <summary>
+    /// Bytes one cached token takes over all layers (MTP layers included): fp32 latent <c>kv_lora_rank + qk_rope_head_dim</c>
+    /// per layer in the absorbed MLA form, full keys and values otherwise.
+    /// </summary>
+    public long BytesPerToken { get; }
+
+    /// <summary>Bytes the cache holds: <see cref="Sequences"/> × <see cref="MaxLength"/> × <see cref="BytesPerToken"/>.</summary>
+    public long CapacityBytes => (long)Sequences * MaxLength * BytesPerToken;
+
+    /// <summary>Tokens cached now over all sequences.</summary>
+    public int TokensInUse
+    {
+        get
+        {
+            var sum = 0;
+            foreach (var length in _lengths) sum += length;
+            return sum;
+        }
+    }
 
     /// <summary>The cache of layer <paramref name="layer"/>.</summary>
     public LayerCache Layer(int layer) => _layers[layer];

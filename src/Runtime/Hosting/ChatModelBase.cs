@@ -51,6 +51,9 @@ public abstract partial class ChatModelBase : IChatModel
     /// <inheritdoc />
     public int ActiveRequests => Volatile.Read(ref _active);
 
+    /// <summary>The batch scheduler's slots, KV cache memory and steps, for the model's metrics; null for a model that does not batch.</summary>
+    protected internal virtual BatchSchedulerStats? BatchingStats => null;
+
     /// <summary>The logger of this model.</summary>
     protected ILogger Logger => _logger;
 

@@ -12,7 +12,7 @@ internal sealed class ChatModelMetrics : IDisposable
     private readonly Counter<long> _generated, _prompt, _requests, _drafted, _accepted;
     private readonly Histogram<double> _timeToFirstToken, _decodeRate;
 
-    public ChatModelMetrics(IChatModel model, string modelId, IMeterFactory? factory)
+    public ChatModelMetrics(ChatModelBase model, string modelId, IMeterFactory? factory)
     {
         _ownsMeter = factory is null;
         _meter = factory?.Create(new MeterOptions(DeepSeekDiagnostics.MeterName)) ?? new Meter(DeepSeekDiagnostics.MeterName);
@@ -26,7 +26,14 @@ internal sealed class ChatModelMetrics : IDisposable
         _decodeRate = _meter.CreateHistogram<double>(DeepSeekDiagnostics.DecodeTokensPerSecond, "{token}/s", "Decode speed after the first token");
         _meter.CreateObservableGauge(DeepSeekDiagnostics.QueueLength, () => new Measurement<int>(model.QueueLength, _model), "{request}", "Requests waiting for a slot");
         _meter.CreateObservableGauge(DeepSeekDiagnostics.ActiveRequests, () => new Measurement<int>(model.ActiveRequests, _model), "{request}", "Requests generating");
+        _meter.CreateObservableCounter(DeepSeekDiagnostics.BatchSteps, () => Batching(model, s => s.Steps), "{step}", "Forward passes of the batch scheduler");
+        _meter.CreateObservableGauge(DeepSeekDiagnostics.KvCacheBytesInUse, () => Batching(model, s => s.BytesInUse), "By", "KV cache bytes holding tokens");
+        _meter.CreateObservableGauge(DeepSeekDiagnostics.KvCacheCapacityBytes, () => Batching(model, s => s.CapacityBytes), "By", "KV cache bytes allocated");
     }
+
+    /// <summary>One measurement from the model's batch scheduler, none for a model without one (or before its first request).</summary>
+    private IEnumerable<Measurement<long>> Batching(ChatModelBase model, Func<BatchSchedulerStats, long> value) =>
+        model.BatchingStats is { } stats ? [new Measurement<long>(value(stats), _model)] : [];
 
     public void Prompt(int tokens) => _prompt.Add(tokens, _model);
 

@@ -13,14 +13,17 @@ namespace DeepSeek.Runtime.Hosting;
 
 /// <summary>
 /// A checkpoint folder loaded for chat on the configured compute backend: <see cref="Checkpoint"/> (memory-mapped) + <see cref="WeightMap"/> +
-/// <see cref="Transformer"/> + <see cref="BpeTokenizer"/> + the chat format of <c>tokenizer_config.json</c>. Each admitted
-/// request runs its own <see cref="Generator"/> pass with its own KV cache (continuous batching across requests is future work).
+/// <see cref="Transformer"/> + <see cref="BpeTokenizer"/> + the chat format of <c>tokenizer_config.json</c>. Admitted requests
+/// run through one <see cref="BatchScheduler"/> (continuous batching): concurrent requests share decode steps, so the weights
+/// are read once per step for all of them, and a request joins or leaves between steps. Its
+/// <see cref="ChatModelBase.MaxConcurrentSequences"/> slots share one KV cache, allocated at the first request
+/// (<see cref="Batching"/> reports its size and use). Each request's tokens are exactly those it would get alone.
 /// </summary>
 public sealed partial class DeepSeekChatModel : ChatModelBase
 {
     private readonly Checkpoint _checkpoint;
     private readonly IComputeBackend _backend;
-    private readonly Generator _generator;
+    private readonly Lazy<BatchScheduler> _scheduler;
 
     private DeepSeekChatModel(ChatModelInfo info, DeepSeekModelOptions options, Checkpoint checkpoint, IComputeBackend backend, Generator generator,
         ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
@@ -28,8 +31,21 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     {
         _checkpoint = checkpoint;
         _backend = backend;
-        _generator = generator;
+        // Created at the first request, so loading a model to inspect it allocates no KV cache.
+        _scheduler = new Lazy<BatchScheduler>(() => new BatchScheduler(generator, MaxConcurrentSequences), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <summary>
+    /// The batch scheduler's slots, KV cache memory (bytes per token, capacity, in use) and steps so far; all zero before
+    /// the first request.
+    /// </summary>
+    public BatchSchedulerStats Batching => _scheduler.IsValueCreated ? _scheduler.Value.Stats : default;
+
+    /// <inheritdoc />
+    protected internal override BatchSchedulerStats? BatchingStats => _scheduler.IsValueCreated ? _scheduler.Value.Stats : null;
+
+    /// <summary>The scheduler (created now if no request came yet); tests pause it to make steps deterministic.</summary>
+    internal BatchScheduler Scheduler => _scheduler.Value;
 
     /// <summary>Loads <paramref name="modelDirectory"/> with <paramref name="options"/> (its <see cref="DeepSeekModelOptions.ModelPath"/> is ignored).</summary>
     /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is unknown, or <c>cuda</c> without DeepSeek.Interop deployed.</exception>
@@ -108,7 +124,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     protected override async IAsyncEnumerable<GeneratedTextToken> GenerateCoreAsync(IReadOnlyList<int> promptTokens, SamplingOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var t in _generator.GenerateAsync([new GenerationRequest(promptTokens, options)], cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var t in _scheduler.Value.GenerateAsync(new GenerationRequest(promptTokens, options), cancellationToken).ConfigureAwait(false))
             yield return new GeneratedTextToken(t.TokenId, t.Text, t.Finish) { Speculation = t.Speculation };
     }
 
@@ -117,6 +133,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     {
         if (disposing)
         {
+            if (_scheduler.IsValueCreated) _scheduler.Value.Dispose();   // stops its loop before the backend goes
             _backend.Dispose();
             _checkpoint.Dispose();
         }

@@ -42,6 +42,15 @@ public static class DeepSeekDiagnostics
     /// <summary>Observable gauge of requests generating ({request}).</summary>
     public const string ActiveRequests = "deepseek.requests.active";
 
+    /// <summary>Observable counter of the batch scheduler's forward passes ({step}); with <see cref="TokensGenerated"/> it shows how many requests shared a step.</summary>
+    public const string BatchSteps = "deepseek.batch.steps";
+
+    /// <summary>Observable gauge of KV cache bytes holding tokens (By).</summary>
+    public const string KvCacheBytesInUse = "deepseek.kv_cache.bytes_in_use";
+
+    /// <summary>Observable gauge of KV cache bytes allocated (By): every slot at the full context.</summary>
+    public const string KvCacheCapacityBytes = "deepseek.kv_cache.capacity_bytes";
+
     /// <summary>Tag carrying the model id on every measurement.</summary>
     public const string ModelTag = "gen_ai.request.model";
 

@@ -27,7 +27,10 @@ public sealed class DeepSeekModelOptions
     /// <summary>Most tokens (prompt + generated) per request; capped to the config's <c>max_position_embeddings</c>.</summary>
     public int ContextLength { get; set; } = 4096;
 
-    /// <summary>Requests that generate at the same time (each with its own KV cache); later ones queue.</summary>
+    /// <summary>
+    /// Requests that generate at the same time, decoded together in one batch (the slots of one KV cache of
+    /// <c>MaxConcurrentSequences × ContextLength</c> tokens); later ones queue.
+    /// </summary>
     public int MaxConcurrentSequences { get; set; } = 4;
 
     /// <summary>Default sampling temperature (0 = greedy). DeepSeek recommend 0.6 for R1.</summary>

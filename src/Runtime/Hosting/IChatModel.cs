@@ -5,7 +5,8 @@ namespace DeepSeek.Runtime.Hosting;
 /// <summary>
 /// A loaded chat model that serves many concurrent requests: the runtime's own abstraction under
 /// <see cref="DeepSeekChatClient"/>, the HTTP server and the CLI. Requests beyond <see cref="MaxConcurrentSequences"/>
-/// wait in a queue (<see cref="QueueLength"/>); every request runs with its own KV cache, so requests never share state.
+/// wait in a queue (<see cref="QueueLength"/>); every request has its own KV cache slot and sampling state, so requests never
+/// change each other's output (<see cref="DeepSeekChatModel"/> decodes the admitted ones together, one batch per step).
 /// Implementations are thread-safe.
 /// </summary>
 public interface IChatModel : IDisposable

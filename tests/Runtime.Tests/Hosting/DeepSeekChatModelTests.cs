@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Hosting;
 using Microsoft.Extensions.AI;
@@ -87,6 +88,58 @@ public sealed class DeepSeekChatModelTests(TinyChatModelFixture fixture) : IClas
         Assert.Equal(0, model.ActiveRequests);
         // The only slot was released: another request runs.
         await foreach (var _ in model.GenerateAsync([0, 5], SamplingOptions.Greedy with { MaxTokens = 1 })) { }
+    }
+
+    [Fact]
+    public async Task Concurrent_chat_requests_share_decode_steps()
+    {
+        using var model = DeepSeekChatModel.Load(fixture.ModelPath,
+            new DeepSeekModelOptions { Temperature = 0, MaxConcurrentSequences = 4, ContextLength = 256, ModelId = $"batched-{Guid.NewGuid():N}" });
+        using var client = new DeepSeekChatClient(model);
+        var prompts = Enumerable.Range(0, 4).Select(i => $"Count to {i + 3}, please.").ToArray();
+        var alone = new List<string>();
+        foreach (var p in prompts) alone.Add(Describe(await client.GetResponseAsync(p, Greedy(8))));
+        var before = model.Batching;
+        Assert.Equal(before.GeneratedTokens, before.Steps);   // one at a time: one token per step
+
+        model.Scheduler.Paused = true;
+        var together = prompts.Select(p => client.GetResponseAsync(p, Greedy(8))).ToArray();
+        for (var i = 0; model.Batching.ActiveSequences < prompts.Length; i++)
+        {
+            Assert.True(i < 2000, "the requests did not all join");
+            await Task.Delay(10);
+        }
+        model.Scheduler.Paused = false;
+        Assert.Equal(alone, (await Task.WhenAll(together)).Select(Describe));
+
+        var after = model.Batching;
+        var tokens = after.GeneratedTokens - before.GeneratedTokens;
+        Assert.Equal(before.GeneratedTokens, tokens);
+        // All four joined at one step: the forward passes are those of the longest answer, not the sum of all answers.
+        Assert.InRange(after.Steps - before.Steps, 1, 8);
+        Assert.True(tokens > after.Steps - before.Steps);
+        Assert.Equal(4, after.Slots);
+        Assert.Equal(0, after.TokensInUse);
+
+        // The same numbers reach OpenTelemetry (only this model's: other tests publish on the same meter name).
+        var observed = new Dictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == DeepSeekDiagnostics.MeterName && i.Name.StartsWith("deepseek.", StringComparison.Ordinal)) l.EnableMeasurementEvents(i);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == DeepSeekDiagnostics.ModelTag && Equals(tag.Value, model.Info.Id)) lock (observed) observed[i.Name] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(after.Steps, observed[DeepSeekDiagnostics.BatchSteps]);
+        Assert.Equal(after.CapacityBytes, observed[DeepSeekDiagnostics.KvCacheCapacityBytes]);
+        Assert.Equal(0, observed[DeepSeekDiagnostics.KvCacheBytesInUse]);
     }
 
     [Fact]
