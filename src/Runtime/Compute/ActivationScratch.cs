@@ -43,14 +43,21 @@ public sealed class ActivationScratch
         return view;
     }
 
-    /// <summary>A host array of exactly <paramref name="length"/> elements, one per length asked; contents left over.</summary>
+    /// <summary>
+    /// Distinct lengths (or item keys) a slot remembers. A continuous-batching server sees a new token count at nearly every
+    /// prefill, so remembering every one would grow without bound; the oldest is forgotten past this many, while the few
+    /// counts a run of decode steps cycles through stay, so warm decode steps still allocate nothing.
+    /// </summary>
+    public const int RememberedSizes = 16;
+
+    /// <summary>A host array of exactly <paramref name="length"/> elements, one per length asked (the last <see cref="RememberedSizes"/>); contents left over.</summary>
     public T[] Array<T>(object owner, int slot, int length)
     {
         var s = Get(owner, slot);
-        s.Arrays ??= [];
+        s.Arrays ??= new();
         if (s.Arrays.TryGetValue(length, out var a)) return (T[])a;
         var created = new T[length];
-        s.Arrays[length] = created;
+        s.Arrays.Add(length, created);
         return created;
     }
 
@@ -58,8 +65,8 @@ public sealed class ActivationScratch
     public T? Item<T>(object owner, int slot, int key) where T : class =>
         Get(owner, slot).Items is { } items && items.TryGetValue(key, out var o) ? (T)o : null;
 
-    /// <summary>Remembers <paramref name="value"/> under (<paramref name="owner"/>, <paramref name="slot"/>, <paramref name="key"/>).</summary>
-    public void SetItem(object owner, int slot, int key, object value) => (Get(owner, slot).Items ??= [])[key] = value;
+    /// <summary>Remembers <paramref name="value"/> under (<paramref name="owner"/>, <paramref name="slot"/>, <paramref name="key"/>) (the last <see cref="RememberedSizes"/> keys).</summary>
+    public void SetItem(object owner, int slot, int key, object value) => (Get(owner, slot).Items ??= new()).Set(key, value);
 
     private Slot Get(object owner, int slot)
     {
@@ -77,7 +84,28 @@ public sealed class ActivationScratch
         public ComputeTensor? Backing;
         public ComputeTensor?[]? Views;
         public readonly List<(ComputeTensor Source, int Offset, int Count, ComputeTensor View)> Columns = [];
-        public Dictionary<int, System.Array>? Arrays;
-        public Dictionary<int, object>? Items;
+        public Bounded<System.Array>? Arrays;
+        public Bounded<object>? Items;
+    }
+
+    /// <summary>A map from size to value that forgets its oldest entry beyond <see cref="RememberedSizes"/>.</summary>
+    private sealed class Bounded<T> where T : class
+    {
+        private readonly Dictionary<int, T> _values = [];
+        private readonly Queue<int> _order = new();
+
+        public bool TryGetValue(int key, out T value) => _values.TryGetValue(key, out value!);
+
+        public void Add(int key, T value) => Set(key, value);
+
+        public void Set(int key, T value)
+        {
+            if (_values.TryAdd(key, value))
+            {
+                _order.Enqueue(key);
+                if (_order.Count > RememberedSizes) _values.Remove(_order.Dequeue());
+            }
+            else _values[key] = value;
+        }
     }
 }
