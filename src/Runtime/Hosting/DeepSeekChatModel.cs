@@ -23,7 +23,10 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
 {
     private readonly Checkpoint _checkpoint;
     private readonly IComputeBackend _backend;
-    private readonly Lazy<BatchScheduler> _scheduler;
+    private readonly Generator _generator;
+    private readonly Lock _schedulerLock = new();
+    private BatchScheduler? _scheduler;
+    private bool _disposed;
 
     private DeepSeekChatModel(ChatModelInfo info, DeepSeekModelOptions options, Checkpoint checkpoint, IComputeBackend backend, Generator generator,
         ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
@@ -31,21 +34,35 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     {
         _checkpoint = checkpoint;
         _backend = backend;
-        // Created at the first request, so loading a model to inspect it allocates no KV cache.
-        _scheduler = new Lazy<BatchScheduler>(() => new BatchScheduler(generator, MaxConcurrentSequences), LazyThreadSafetyMode.ExecutionAndPublication);
+        _generator = generator;
     }
 
     /// <summary>
     /// The batch scheduler's slots, KV cache memory (bytes per token, capacity, in use) and steps so far; all zero before
     /// the first request.
     /// </summary>
-    public BatchSchedulerStats Batching => _scheduler.IsValueCreated ? _scheduler.Value.Stats : default;
+    public BatchSchedulerStats Batching => Volatile.Read(ref _scheduler)?.Stats ?? default;
 
     /// <inheritdoc />
-    protected internal override BatchSchedulerStats? BatchingStats => _scheduler.IsValueCreated ? _scheduler.Value.Stats : null;
+    protected internal override BatchSchedulerStats? BatchingStats => Volatile.Read(ref _scheduler)?.Stats;
 
-    /// <summary>The scheduler (created now if no request came yet); tests pause it to make steps deterministic.</summary>
-    internal BatchScheduler Scheduler => _scheduler.Value;
+    /// <summary>
+    /// The scheduler, created at the first request so that loading a model to inspect it allocates no KV cache; a creation
+    /// that failed (the cache did not fit in memory) is tried again by the next request rather than remembered. Tests pause
+    /// it to make steps deterministic.
+    /// </summary>
+    internal BatchScheduler Scheduler
+    {
+        get
+        {
+            if (Volatile.Read(ref _scheduler) is { } created) return created;
+            lock (_schedulerLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new BatchScheduler(_generator, MaxConcurrentSequences);
+            }
+        }
+    }
 
     /// <summary>Loads <paramref name="modelDirectory"/> with <paramref name="options"/> (its <see cref="DeepSeekModelOptions.ModelPath"/> is ignored).</summary>
     /// <exception cref="BackendNotSupportedException"><see cref="DeepSeekModelOptions.Backend"/> is unknown, or <c>cuda</c> without DeepSeek.Interop deployed.</exception>
@@ -124,7 +141,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     protected override async IAsyncEnumerable<GeneratedTextToken> GenerateCoreAsync(IReadOnlyList<int> promptTokens, SamplingOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var t in _scheduler.Value.GenerateAsync(new GenerationRequest(promptTokens, options), cancellationToken).ConfigureAwait(false))
+        await foreach (var t in Scheduler.GenerateAsync(new GenerationRequest(promptTokens, options), cancellationToken).ConfigureAwait(false))
             yield return new GeneratedTextToken(t.TokenId, t.Text, t.Finish) { Speculation = t.Speculation };
     }
 
@@ -133,7 +150,11 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
     {
         if (disposing)
         {
-            if (_scheduler.IsValueCreated) _scheduler.Value.Dispose();   // stops its loop before the backend goes
+            lock (_schedulerLock)
+            {
+                _disposed = true;
+                _scheduler?.Dispose();   // stops its loop before the backend goes
+            }
             _backend.Dispose();
             _checkpoint.Dispose();
         }
