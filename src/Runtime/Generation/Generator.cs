@@ -172,6 +172,28 @@ public sealed partial class Generator
         }
     }
 
+    /// <summary>
+    /// Runs two tiny generations together — two-token prompts, three new tokens each, one greedy and one sampled at R1's
+    /// temperature 0.6 / top-p 0.95 (MTP drafting as configured) — over a throwaway 8-token cache, so the JIT compiles the
+    /// prefill, decode, sampling and drafting code (and the first weights page in) before a real request waits for it.
+    /// </summary>
+    public void WarmUp(CancellationToken cancellationToken = default)
+    {
+        var length = Math.Min(8, ContextLength);
+        var cache = _model.CreateCache(2, length);
+        var greedy = SamplingOptions.Greedy with { MaxTokens = length - 3 };
+        var sampled = greedy with { Temperature = 0.6, TopP = 0.95, Seed = 0 };
+        var batch = new DecodeBatch(this, cache, observer: null, observePromptLogits: false);
+        int[] prompt = [0, Math.Min(1, _model.VocabSize - 1)];
+        batch.Join(0, CreateState(new GenerationRequest(prompt, greedy), "warm-up", nameof(cancellationToken)));
+        batch.Join(1, CreateState(new GenerationRequest(prompt, sampled), "warm-up", nameof(cancellationToken)));
+        while (batch.HasWork)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            batch.Step();
+        }
+    }
+
     /// <summary>A cache of <paramref name="sequences"/> slots of <see cref="ContextLength"/> tokens for this generator's model.</summary>
     internal KvCache CreateCache(int sequences) => _model.CreateCache(sequences, ContextLength);
 

@@ -123,6 +123,7 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
             var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed, moeLayers);
             var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
             var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context, tokenizer.VocabSize);
+            if (options.WarmUp) generator.WarmUp();
             var id = string.IsNullOrWhiteSpace(options.ModelId) ? Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)) : options.ModelId;
             var info = new ChatModelInfo(id, config, context, tokenizer, format, backend.Name);
             var model = new DeepSeekChatModel(info, options, checkpoint, backend, generator, loggerFactory, meterFactory);

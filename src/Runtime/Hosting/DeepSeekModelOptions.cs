@@ -33,6 +33,12 @@ public sealed class DeepSeekModelOptions
     /// </summary>
     public int MaxConcurrentSequences { get; set; } = 4;
 
+    /// <summary>
+    /// Run a tiny generation while loading (<see cref="Generation.Generator.WarmUp"/>), so JIT compilation is paid by the
+    /// load and not by the first request's time to first token (the embedded model: ~0.2 s). Default true.
+    /// </summary>
+    public bool WarmUp { get; set; } = true;
+
     /// <summary>Default sampling temperature (0 = greedy). DeepSeek recommend 0.6 for R1.</summary>
     public double Temperature { get; set; } = 0.6;
 

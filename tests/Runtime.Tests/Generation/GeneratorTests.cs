@@ -40,6 +40,17 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void Warm_up_leaves_later_generations_unchanged()
+    {
+        var generator = NoEos();
+        generator.WarmUp();
+        Assert.Equal(Ids("greedy0_ids"), generator.Complete(Ids("prompt0_ids"), Greedy(8)).Tokens);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.Throws<OperationCanceledException>(() => generator.WarmUp(cts.Token));
+    }
+
+    [Fact]
     public void Batched_prompts_of_different_lengths_each_reproduce_the_reference()
     {
         var requests = new[] { new GenerationRequest(Ids("prompt0_ids"), Greedy(8)), new GenerationRequest(Ids("prompt1_ids"), Greedy(8)) };
