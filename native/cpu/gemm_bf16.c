@@ -136,8 +136,12 @@ DS_INLINE DS_TARGET void panel(const uint16_t* xb, int m, long ldx, const uint16
 
 // Token rows per cache block (x block of TC rows × KC bf16 stays in L2 while every weight panel of the part passes),
 // K per chunk (a panel of NR weight rows × KC stays in L1 while every token tile passes).
+#ifndef DS_TC
 #define DS_TC 64
+#endif
+#ifndef DS_KC
 #define DS_KC 2048
+#endif
 
 // out[t, j] (row stride ldo floats) = bias[j] + Σ_k xb[t, k] · w[j, k] for t < m, j ∈ [j0, j1).
 // xb: bf16 [m, k] with row stride ldx (from ds_f32_to_bf16); w: bf16 [n, k] row-major, row stride ldw; bias may be null.
