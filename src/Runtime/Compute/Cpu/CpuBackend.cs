@@ -34,7 +34,7 @@ public sealed partial class CpuBackend : IComputeBackend
     /// needed bit for bit. Batches of fewer than <see cref="NativeMinRows"/> rows (decode, speculative verification)
     /// always take the fp32 path.
     /// </summary>
-    public bool NativeKernels { get; init; } = true;
+    public bool NativeKernels { get; set; } = true;
 
     /// <summary>True when <see cref="NativeKernels"/> is set and the native library is usable on this machine.</summary>
     public bool NativeKernelsActive => NativeKernels && NativeCpuKernels.IsAvailable;

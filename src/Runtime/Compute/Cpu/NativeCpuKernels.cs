@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace DeepSeek.Runtime.Compute.Cpu;
@@ -37,10 +36,13 @@ internal static unsafe class NativeCpuKernels
             Status = $"built for linux-x64 only (this is {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture})";
             return;
         }
-        var dir = Path.GetDirectoryName(typeof(NativeCpuKernels).Assembly.Location);
+        var assembly = typeof(NativeCpuKernels).Assembly;
+        var dir = Path.GetDirectoryName(assembly.Location);
         if (string.IsNullOrEmpty(dir)) dir = AppContext.BaseDirectory;
         var path = Path.Combine(dir, LibraryName);
-        if (!NativeLibrary.TryLoad(path, out var lib))
+        // Next to the assembly (project references, the CLI), else the host's native probing (a NuGet package's
+        // runtimes/linux-x64/native/ asset, listed in the application's deps.json).
+        if (!NativeLibrary.TryLoad(path, out var lib) && !NativeLibrary.TryLoad(LibraryName, assembly, null, out lib))
         {
             Status = $"{path} not found or not loadable (built only where a C compiler exists)";
             return;
