@@ -22,6 +22,18 @@ internal static class CliOptions
         return option;
     }
 
+    /// <summary><c>--fp32</c>: the CPU backend keeps fp32 activations in every matmul (<see cref="Runtime.Compute.Cpu.CpuBackend.NativeKernels"/> off).</summary>
+    public static Option<bool> Fp32() => new("--fp32")
+    {
+        Description = "CPU: fp32 activations in every matmul (no native AVX512-BF16 prefill GEMM, which rounds them to bf16); for comparisons with fp32 references.",
+    };
+
+    /// <summary>Applies <see cref="Fp32"/> to a CPU backend (other backends ignore it).</summary>
+    public static void ApplyFp32(Runtime.Compute.IComputeBackend backend, bool fp32)
+    {
+        if (fp32 && backend is Runtime.Compute.Cpu.CpuBackend cpu) cpu.NativeKernels = false;
+    }
+
     /// <summary><c>--save-dtype f32|bf16</c> (default bf16), parsed to the <see cref="DType"/> to write.</summary>
     public static Option<DType> SaveDtype()
     {

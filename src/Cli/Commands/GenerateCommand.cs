@@ -14,7 +14,7 @@ namespace DeepSeek.Cli.Commands;
 
 /// <summary>
 /// <c>deepseek generate --model DIR (--prompt TEXT | --tokens 1,2,3) [--max-tokens N] [--greedy] [--temperature T]
-/// [--top-p P] [--top-k K] [--seed S] [--threads N] [--backend cpu|cuda] [--mla plain|absorbed] [--dump-logits FILE.npy]
+/// [--top-p P] [--top-k K] [--seed S] [--threads N] [--backend cpu|cuda] [--fp32] [--mla plain|absorbed] [--dump-logits FILE.npy]
 /// [--dump-mtp-logits FILE.npy] [--json]</c> — a contract other tools rely on (see README).
 /// </summary>
 internal static class GenerateCommand
@@ -32,6 +32,7 @@ internal static class GenerateCommand
         var seed = new Option<long?>("--seed") { Description = "Sampling seed: the same seed gives the same tokens." };
         var threads = new Option<int>("--threads", "-t") { Description = "CPU threads (0 = all cores)." };
         var backendName = CliOptions.Backend();
+        var fp32 = CliOptions.Fp32();
         var mla = new Option<string>("--mla") { Description = "MLA form: absorbed (latent cache) or plain.", DefaultValueFactory = _ => "absorbed" };
         mla.AcceptOnlyFromAmong("absorbed", "plain");
         var dumpLogits = new Option<FileInfo>("--dump-logits") { Description = "Write float32 .npy [P + N − 1, vocab]: prompt rows from the prefill, then one row per decode step." };
@@ -42,7 +43,7 @@ internal static class GenerateCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Show stack traces on errors and speed on stderr." };
         var command = new Command("generate", "Generate tokens from a prompt.")
         {
-            model, prompt, tokens, maxTokens, greedy, temperature, topP, topK, seed, threads, backendName, mla, dumpLogits, dumpMtp, json, context, checkWeights, verbose,
+            model, prompt, tokens, maxTokens, greedy, temperature, topP, topK, seed, threads, backendName, fp32, mla, dumpLogits, dumpMtp, json, context, checkWeights, verbose,
         };
         command.Validators.Add(r =>
         {
@@ -74,6 +75,7 @@ internal static class GenerateCommand
                 throw new ContextLengthException($"prompt of {promptIds.Length} tokens plus {n} new tokens exceeds the {contextLength}-token context", promptIds.Length + n, contextLength);
 
             using var backend = ComputeBackends.Create(parse.GetValue(backendName) ?? "cpu", parse.GetValue(threads));
+            CliOptions.ApplyFp32(backend, parse.GetValue(fp32));
             var transformer = new Transformer(backend, weights, contextLength, parse.GetValue(mla) == "plain" ? MlaMode.Plain : MlaMode.Absorbed);
             var options = parse.GetValue(greedy)
                 ? SamplingOptions.Greedy with { MaxTokens = n }

@@ -38,8 +38,9 @@ public sealed class GenerateCommandTests : IDisposable
         var prompt = Ids("prompt0_ids");
         var logitsFile = _dir.File("logits.npy");
         var mtpFile = _dir.File("mtp.npy");
+        // --fp32: the goldens and this tolerance are fp32's; the native bf16 path has its own golden test (Runtime.Tests).
         var (exit, output, error) = await CliRun.RunAsync("generate", "--model", Model, "--tokens", string.Join(",", prompt), "--greedy",
-            "--max-tokens", "8", "--mla", mla, "--json", "--dump-logits", logitsFile, "--dump-mtp-logits", mtpFile);
+            "--max-tokens", "8", "--mla", mla, "--json", "--fp32", "--dump-logits", logitsFile, "--dump-mtp-logits", mtpFile);
         Assert.True(exit == 0, error);
 
         using var doc = JsonDocument.Parse(output);

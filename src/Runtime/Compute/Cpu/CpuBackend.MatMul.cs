@@ -20,23 +20,41 @@ public sealed partial class CpuBackend
             throw new ArgumentException($"matmul shapes: x {xi}, weight {w}, output {o}");
         if (xi.Rows == 0 || w.Rows == 0) return;
 
-        var parts = PartsFor((long)xi.Rows * w.Rows * w.Cols, w.Rows);
-        if (parts == 1)
-        {
-            MatMulRows(xi, w, b, o, 0, w.Rows);
-            return;
-        }
-        var job = t_matMul ??= new MatMulJob();
-        job.Set(xi, w, b, o);
+        // Prefill-sized BF16 matmuls: the activations rounded to bf16 once here, for every part (see NativeKernels).
+        var xb = w.IsBf16 && xi.Rows >= NativeMinRows && NativeKernelsActive
+            ? ArrayPool<ushort>.Shared.Rent(xi.Rows * NativeCpuKernels.Bf16Stride(xi.Cols))
+            : null;
         try
         {
-            Dispatch(job, parts);
+            if (xb is not null) NativeCpuKernels.ToBf16(xi, xb);
+            var parts = PartsFor((long)xi.Rows * w.Rows * w.Cols, w.Rows);
+            if (parts == 1)
+            {
+                MatMulRows(xi, w, b, o, 0, w.Rows, xb);
+                return;
+            }
+            var job = t_matMul ??= new MatMulJob();
+            job.Set(xi, w, b, o, xb);
+            try
+            {
+                Dispatch(job, parts);
+            }
+            finally
+            {
+                job.Set(null!, null!, null, null!, null);
+            }
         }
         finally
         {
-            job.Set(null!, null!, null, null!);
+            if (xb is not null) ArrayPool<ushort>.Shared.Return(xb);
         }
     }
+
+    /// <summary>
+    /// Fewest token rows for which a BF16 matmul takes the native GEMM (when <see cref="NativeKernelsActive"/>). Well
+    /// above the 2 rows of a speculative verification step, which must stay on the fp32 path of plain decode.
+    /// </summary>
+    public const int NativeMinRows = 8;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -68,8 +86,13 @@ public sealed partial class CpuBackend
     /// dot product of a token row and a weight row, whatever the number of rows, the grouping or the threads.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulRows(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
+    private static void MatMulRows(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1, ushort[]? xBf16 = null)
     {
+        if (xBf16 is not null)
+        {
+            NativeCpuKernels.GemmBf16(xBf16, x.Rows, w, bias, o, j0, j1);
+            return;
+        }
         if (w.Transposed is { } wt)
         {
             MatMulTransposed(x, wt, w.Rows, bias, o, j0, j1);
@@ -181,13 +204,15 @@ public sealed partial class CpuBackend
         private CpuTensor _x = null!, _o = null!;
         private CpuWeight _w = null!;
         private float[]? _bias;
+        private ushort[]? _xBf16;
 
-        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o) => (_x, _w, _bias, _o) = (x, w, bias, o);
+        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, ushort[]? xBf16) =>
+            (_x, _w, _bias, _o, _xBf16) = (x, w, bias, o, xBf16);
 
         public void Execute(int part, int parts)
         {
             var (start, end) = Split(_w.Rows, part, parts);
-            MatMulRows(_x, _w, _bias, _o, start, end);
+            MatMulRows(_x, _w, _bias, _o, start, end, _xBf16);
         }
     }
 }

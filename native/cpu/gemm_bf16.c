@@ -1,0 +1,194 @@
+// libdeepseek_cpu: the CPU backend's optional native kernels (issue 5: prefill past the FP32 roofline).
+//
+// .NET 10 has no intrinsic for AVX512-BF16's vdpbf16ps (two bf16 products summed into each fp32 lane), which doubles
+// the multiply-adds per instruction over fp32 FMA. This file provides it to CpuBackend.MatMul for prefill-sized
+// batches; the managed kernels remain the always-available fallback and the reference the tests hold this one to.
+//
+// Built for the baseline ISA; only the kernels carry target("avx512bf16,..."), so the library loads on any x86-64
+// (and compiles to stubs elsewhere) and the managed side asks ds_cpu_has_avx512bf16() before calling them.
+//
+// Math: out[t, j] = bias[j] + Σ_k bf16(x[t, k]) · w[j, k], products exact in fp32, sums in fp32 (vdpbf16ps adds the
+// two products of a lane pair to the accumulator; order differs from the fp32 path, the rounding of x does not: x is
+// rounded to bf16 once, to nearest even, by ds_f32_to_bf16).
+#include <stddef.h>
+#include <stdint.h>
+
+#define DS_EXPORT __attribute__((visibility("default")))
+
+// ABI version, bumped whenever an exported signature changes, so a stale library is refused rather than miscalled.
+DS_EXPORT int ds_cpu_abi_version(void) { return 1; }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define DS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define DS_INLINE static inline __attribute__((always_inline))
+
+DS_EXPORT int ds_cpu_has_avx512bf16(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512bf16");
+}
+
+// rows × cols fp32 (row stride ldx floats) → bf16 (row stride ldd ≥ cols), round to nearest even; the ldd − cols
+// padding after each row is zeroed so the GEMM may read whole 32-element groups.
+DS_EXPORT DS_TARGET void ds_f32_to_bf16(const float* x, int rows, int cols, long ldx, uint16_t* dst, long ldd)
+{
+    for (int r = 0; r < rows; r++)
+    {
+        const float* s = x + (long)r * ldx;
+        uint16_t* d = dst + (long)r * ldd;
+        int c = 0;
+        for (; c + 32 <= cols; c += 32)
+        {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + c + 16), _mm512_loadu_ps(s + c));
+            _mm512_storeu_si512(d + c, (__m512i)v);
+        }
+        for (; c < ldd; c += 16)
+        {
+            int left = cols - c;
+            __mmask16 m = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            int room = (int)(ldd - c);
+            __mmask16 st = room >= 16 ? 0xFFFF : (__mmask16)((1u << room) - 1);
+            __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, s + c));
+            _mm256_mask_storeu_epi16(d + c, st, (__m256i)v);
+        }
+    }
+}
+
+// Sum of the 16 lanes (fixed order).
+DS_INLINE DS_TARGET float hsum(__m512 v)
+{
+    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+}
+
+// One register tile: MR token rows × NR weight rows over k ∈ [k0, k1), MR·NR accumulators, reduced once at the end.
+// accumulate: add to out (a later K chunk) rather than store. The tail of the chunk loads masked (never past k1).
+DS_INLINE DS_TARGET void tile(const uint16_t* xb, long ldx, const uint16_t* w, long ldw, float* out, long ldo,
+                              int k0, int k1, int accumulate, const int MR, const int NR)
+{
+    __m512 acc[4][6];
+#pragma GCC unroll 4
+    for (int t = 0; t < MR; t++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) acc[t][j] = _mm512_setzero_ps();
+    int k = k0;
+    for (; k + 32 <= k1; k += 32)
+    {
+        __m512bh xv[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < MR; t++) xv[t] = (__m512bh)_mm512_loadu_si512(xb + t * ldx + k);
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++)
+        {
+            __m512bh wv = (__m512bh)_mm512_loadu_si512(w + j * ldw + k);
+#pragma GCC unroll 4
+            for (int t = 0; t < MR; t++) acc[t][j] = _mm512_dpbf16_ps(acc[t][j], xv[t], wv);
+        }
+    }
+    if (k < k1)
+    {
+        __mmask32 m = (__mmask32)((1ull << (k1 - k)) - 1);
+        __m512bh xv[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < MR; t++) xv[t] = (__m512bh)_mm512_maskz_loadu_epi16(m, xb + t * ldx + k);
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++)
+        {
+            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + j * ldw + k);
+#pragma GCC unroll 4
+            for (int t = 0; t < MR; t++) acc[t][j] = _mm512_dpbf16_ps(acc[t][j], xv[t], wv);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < MR; t++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++)
+        {
+            float s = hsum(acc[t][j]);
+            if (accumulate) out[t * ldo + j] += s;
+            else out[t * ldo + j] = s;
+        }
+}
+
+#define DS_MR 4
+#define DS_NR 6
+
+// All token rows for NR weight rows: full MR tiles, then the last 1..MR−1 rows.
+DS_INLINE DS_TARGET void panel(const uint16_t* xb, int m, long ldx, const uint16_t* w, long ldw, float* out, long ldo,
+                               int k0, int k1, int acc, const int NR)
+{
+    int t = 0;
+    for (; t + DS_MR <= m; t += DS_MR) tile(xb + t * ldx, ldx, w, ldw, out + t * ldo, ldo, k0, k1, acc, DS_MR, NR);
+    switch (m - t)
+    {
+        case 3: tile(xb + t * ldx, ldx, w, ldw, out + t * ldo, ldo, k0, k1, acc, 3, NR); break;
+        case 2: tile(xb + t * ldx, ldx, w, ldw, out + t * ldo, ldo, k0, k1, acc, 2, NR); break;
+        case 1: tile(xb + t * ldx, ldx, w, ldw, out + t * ldo, ldo, k0, k1, acc, 1, NR); break;
+        default: break;
+    }
+}
+
+// Token rows per cache block (x block of TC rows × KC bf16 stays in L2 while every weight panel of the part passes),
+// K per chunk (a panel of NR weight rows × KC stays in L1 while every token tile passes).
+#ifndef DS_TC
+#define DS_TC 64
+#endif
+#ifndef DS_KC
+#define DS_KC 2048
+#endif
+
+// out[t, j] (row stride ldo floats) = bias[j] + Σ_k xb[t, k] · w[j, k] for t < m, j ∈ [j0, j1).
+// xb: bf16 [m, k] with row stride ldx (from ds_f32_to_bf16); w: bf16 [n, k] row-major, row stride ldw; bias may be null.
+DS_EXPORT DS_TARGET void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx, const uint16_t* w, long ldw,
+                                      const float* bias, float* out, long ldo, int j0, int j1)
+{
+    for (int t0 = 0; t0 < m; t0 += DS_TC)
+    {
+        int tm = m - t0 < DS_TC ? m - t0 : DS_TC;
+        const uint16_t* xt = xb + (long)t0 * ldx;
+        float* ot = out + (long)t0 * ldo;
+        for (int k0 = 0; k0 < k || k0 == 0; k0 += DS_KC)
+        {
+            int k1 = k - k0 < DS_KC ? k : k0 + DS_KC;
+            int acc = k0 > 0;
+            int j = j0;
+            for (; j + DS_NR <= j1; j += DS_NR) panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, DS_NR);
+            switch (j1 - j)
+            {
+                case 5: panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, 5); break;
+                case 4: panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, 4); break;
+                case 3: panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, 3); break;
+                case 2: panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, 2); break;
+                case 1: panel(xt, tm, ldx, w + (long)j * ldw, ldw, ot + j, ldo, k0, k1, acc, 1); break;
+                default: break;
+            }
+            if (k == 0) break;
+        }
+        if (bias)
+            for (int t = 0; t < tm; t++)
+                for (int j = j0; j < j1; j++) ot[(long)t * ldo + j] += bias[j];
+    }
+}
+
+#else
+
+DS_EXPORT int ds_cpu_has_avx512bf16(void) { return 0; }
+
+DS_EXPORT void ds_f32_to_bf16(const float* x, int rows, int cols, long ldx, uint16_t* dst, long ldd)
+{
+    (void)x; (void)rows; (void)cols; (void)ldx; (void)dst; (void)ldd;
+}
+
+DS_EXPORT void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx, const uint16_t* w, long ldw,
+                            const float* bias, float* out, long ldo, int j0, int j1)
+{
+    (void)xb; (void)m; (void)k; (void)ldx; (void)w; (void)ldw; (void)bias; (void)out; (void)ldo; (void)j0; (void)j1;
+}
+
+#endif
