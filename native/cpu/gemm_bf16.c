@@ -1,8 +1,9 @@
 // libdeepseek_cpu: the CPU backend's optional native kernels (issue 5: prefill past the FP32 roofline).
 //
 // .NET 10 has no intrinsic for AVX512-BF16's vdpbf16ps (two bf16 products summed into each fp32 lane), which doubles
-// the multiply-adds per instruction over fp32 FMA. This file provides it to CpuBackend.MatMul for prefill-sized
-// batches; the managed kernels remain the always-available fallback and the reference the tests hold this one to.
+// the multiply-adds per instruction over fp32 FMA. This file provides it to CpuBackend.MatMul for BF16 weights at every
+// row count (decode streams one weight row at a time, prefill runs register tiles; each output summed the same way);
+// the managed kernels remain the always-available fallback and the reference the tests hold this one to.
 //
 // Built for the baseline ISA; only the kernels carry target("avx512bf16,..."), so the library loads on any x86-64
 // (and compiles to stubs elsewhere) and the managed side asks ds_cpu_has_avx512bf16() before calling them.
@@ -143,11 +144,76 @@ DS_INLINE DS_TARGET void panel(const uint16_t* xb, int m, long ldx, const uint16
 #define DS_KC 2048
 #endif
 
+// Few token rows (decode steps, small batches): one weight row at a time, streamed once in memory order for up to
+// DS_MR_SMALL token rows, because several interleaved 4 KiB row streams defeat the hardware prefetcher on the
+// bandwidth-bound decode. Each output is summed exactly as in tile() (the same 32-wide chunks, K chunks and hsum), so a
+// token's result does not depend on how many rows share the matmul or which path ran.
+#define DS_MR_SMALL 8
+DS_INLINE DS_TARGET void row_tile(const uint16_t* xb, long ldx, const uint16_t* w, float* out, long ldo,
+                                  int k0, int k1, int accumulate, const int MR)
+{
+    __m512 acc[DS_MR_SMALL];
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; t++) acc[t] = _mm512_setzero_ps();
+    int k = k0;
+    for (; k + 32 <= k1; k += 32)
+    {
+        __m512bh wv = (__m512bh)_mm512_loadu_si512(w + k);
+#pragma GCC unroll 8
+        for (int t = 0; t < MR; t++) acc[t] = _mm512_dpbf16_ps(acc[t], (__m512bh)_mm512_loadu_si512(xb + t * ldx + k), wv);
+    }
+    if (k < k1)
+    {
+        __mmask32 m = (__mmask32)((1ull << (k1 - k)) - 1);
+        __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + k);
+#pragma GCC unroll 8
+        for (int t = 0; t < MR; t++) acc[t] = _mm512_dpbf16_ps(acc[t], (__m512bh)_mm512_maskz_loadu_epi16(m, xb + t * ldx + k), wv);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; t++)
+    {
+        float s = hsum(acc[t]);
+        if (accumulate) out[t * ldo] += s;
+        else out[t * ldo] = s;
+    }
+}
+
+DS_INLINE DS_TARGET void small_gemm(const uint16_t* xb, int m, int k, long ldx, const uint16_t* w, long ldw, float* out, long ldo,
+                                    int j0, int j1)
+{
+    for (int j = j0; j < j1; j++)
+        for (int k0 = 0; k0 < k || k0 == 0; k0 += DS_KC)
+        {
+            int k1 = k - k0 < DS_KC ? k : k0 + DS_KC;
+            const uint16_t* wj = w + (long)j * ldw;
+            switch (m)
+            {
+                case 1: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 1); break;
+                case 2: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 2); break;
+                case 3: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 3); break;
+                case 4: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 4); break;
+                case 5: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 5); break;
+                case 6: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 6); break;
+                case 7: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 7); break;
+                default: row_tile(xb, ldx, wj, out + j, ldo, k0, k1, k0 > 0, 8); break;
+            }
+            if (k == 0) break;
+        }
+}
+
 // out[t, j] (row stride ldo floats) = bias[j] + Σ_k xb[t, k] · w[j, k] for t < m, j ∈ [j0, j1).
 // xb: bf16 [m, k] with row stride ldx (from ds_f32_to_bf16); w: bf16 [n, k] row-major, row stride ldw; bias may be null.
 DS_EXPORT DS_TARGET void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx, const uint16_t* w, long ldw,
                                       const float* bias, float* out, long ldo, int j0, int j1)
 {
+    if (m <= DS_MR_SMALL)
+    {
+        if (m > 0) small_gemm(xb, m, k, ldx, w, ldw, out, ldo, j0, j1);
+        if (bias)
+            for (int t = 0; t < m; t++)
+                for (int j = j0; j < j1; j++) out[(long)t * ldo + j] += bias[j];
+        return;
+    }
     for (int t0 = 0; t0 < m; t0 += DS_TC)
     {
         int tm = m - t0 < DS_TC ? m - t0 : DS_TC;

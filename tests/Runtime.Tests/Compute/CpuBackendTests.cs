@@ -83,6 +83,9 @@ public sealed class CpuBackendTests : IDisposable
     [MemberData(nameof(MatMulCases))]
     public void MatMul_matches_the_scalar_product_of_the_stored_weights(DType dtype, int tokens, int outputs, int inputs)
     {
+        // The fp32 kernels' claim (1e-5 of a double-precision product); the native BF16 GEMM, which rounds the
+        // activations to bf16, has its own reference tests (NativeCpuKernelsTests).
+        _backend.NativeKernels = false;
         var x = Random(tokens * inputs, 1);
         var (w, stored) = Weight(Random(outputs * inputs, 2, 0.5f), outputs, inputs, dtype);
         var (bias, biasStored) = Weight(Random(outputs, 3), 1, outputs, DType.F32);

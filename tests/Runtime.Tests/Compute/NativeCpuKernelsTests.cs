@@ -172,13 +172,13 @@ public sealed class NativeCpuKernelsTests : IDisposable
     }
 
     [NativeCpuFact]
-    public void Backend_MatMul_takes_the_native_path_from_NativeMinRows_split_over_the_pool()
+    public void Backend_MatMul_takes_the_native_path_at_every_row_count_split_over_the_pool()
     {
         const int n = 301, k = 515;
         var w = Bf16Weight(Random(n * k, 40), n, k);
         using var backend = new CpuBackend(threads: 2);
         Assert.True(backend.NativeKernelsActive);
-        foreach (var rows in new[] { CpuBackend.NativeMinRows, 33 })
+        foreach (var rows in new[] { 1, 2, 8, 33 })
         {
             var x = Random(rows * k, rows);
             var o = (CpuTensor)backend.Allocate(rows, n);
@@ -192,26 +192,29 @@ public sealed class NativeCpuKernelsTests : IDisposable
     }
 
     /// <summary>
-    /// Decode and speculative verification (fewer than NativeMinRows rows), and a backend with NativeKernels off, keep
-    /// the fp32 path: each row bit for bit what it is alone, so greedy speculative decoding equals plain greedy decoding.
-    /// Runs with or without the library.
+    /// A token row's result does not depend on how many rows share the matmul, on the native path (every row count of a
+    /// BF16 matmul takes it, from one-token decode to prefill) as on the fp32 one (NativeKernels off): what keeps greedy
+    /// speculative decoding equal to plain greedy decoding and a batched request equal to its run alone. Runs with or
+    /// without the library (without it both backends are the fp32 path).
     /// </summary>
     [Fact]
-    public void Small_batches_and_a_disabled_backend_keep_the_fp32_path_bit_for_bit()
+    public void Each_row_is_the_same_whatever_the_batch_on_the_native_and_the_fp32_path()
     {
         const int n = 130, k = 300;
         var w = Bf16Weight(Random(n * k, 50), n, k);
         using var on = new CpuBackend(threads: 2);
         using var off = new CpuBackend(threads: 2) { NativeKernels = false };
         Assert.False(off.NativeKernelsActive);
-        Assert.True(CpuBackend.NativeMinRows > 2);
-        foreach (var rows in new[] { 1, 2, CpuBackend.NativeMinRows - 1, CpuBackend.NativeMinRows, 20 })
+        foreach (var rows in new[] { 1, 2, 7, 8, 9, 20, 70 })
         {
             var x = Random(rows * k, 60 + rows);
-            var disabled = MatMul(off, w, x, rows);
-            if (rows < CpuBackend.NativeMinRows) Assert.Equal(disabled, MatMul(on, w, x, rows));
+            var (native, fp32) = (MatMul(on, w, x, rows), MatMul(off, w, x, rows));
             for (var t = 0; t < rows; t++)
-                Assert.Equal(MatMul(off, w, x.AsSpan(t * k, k).ToArray(), 1), disabled.AsSpan(t * n, n).ToArray());
+            {
+                var alone = x.AsSpan(t * k, k).ToArray();
+                Assert.Equal(MatMul(on, w, alone, 1), native.AsSpan(t * n, n).ToArray());
+                Assert.Equal(MatMul(off, w, alone, 1), fp32.AsSpan(t * n, n).ToArray());
+            }
         }
     }
 }

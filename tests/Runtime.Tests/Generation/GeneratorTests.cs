@@ -9,7 +9,7 @@ public sealed class GeneratorTests : IDisposable
 {
     private readonly Checkpoint _checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
     private readonly SafeTensorsFile _goldens = SafeTensorsFile.Open(RepoPaths.TestData("models", "tiny-v3", "goldens.safetensors"));
-    // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+    // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
     private readonly CpuBackend _backend = new() { NativeKernels = false };
     private readonly Transformer _model;
 
@@ -180,7 +180,7 @@ public sealed class GeneratorVocabularyTests
     {
         // tiny-v3 has 256 logits; pretend the tokenizer knows only the first 40 ids.
         using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-v3"));
-        // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+        // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
         using var backend = new CpuBackend { NativeKernels = false };
         var model = new Transformer(backend, WeightMap.Bind(checkpoint), 64);
         var generator = new Generator(model, eosTokenIds: [], sampleableTokens: 40);

@@ -10,7 +10,7 @@ public sealed class SpeculationModels : IDisposable
 {
     private readonly TempDir _dir = new();
     private readonly List<Checkpoint> _checkpoints = [];
-    // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+    // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
     private readonly CpuBackend _backend = new(1) { NativeKernels = false };
 
     public SpeculationModels()
@@ -223,7 +223,7 @@ public sealed class SpeculativeGreedyTests(SpeculationModels fixture) : IClassFi
     public void Mode_is_checked_against_the_model()
     {
         using var checkpoint = Checkpoint.Open(RepoPaths.TestData("models", "tiny-qwen2"));
-        // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+        // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
         using var backend = new CpuBackend(1) { NativeKernels = false };
         var dense = new Transformer(backend, WeightMap.Bind(checkpoint), 32);
         var e = Assert.Throws<ArgumentException>(() => new Generator(dense, speculative: SpeculativeDecoding.Mtp));

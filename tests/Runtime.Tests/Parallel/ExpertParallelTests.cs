@@ -35,13 +35,13 @@ public sealed class ExpertParallelTests
         var h = config.HiddenSize;
         var inputs = Enumerable.Range(0, ranks).Select(r => Tokens(r, tokensPerRank[r], h)).ToArray();
 
-        // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+        // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
         using var reference = new CpuBackend(threads: 1) { NativeKernels = false };
         var all = Forward(reference, x => new Moe(reference, config, weights).Forward(x, 1, null), inputs.SelectMany(v => v).ToArray(), h);
 
         var outputs = Ranks.Run(ranks, c =>
         {
-            // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+            // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
             using var backend = new CpuBackend(threads: 1) { NativeKernels = false };
             var moe = new ExpertParallelMoe(backend, config, weights, c);
             return Forward(backend, moe.Forward, inputs[c.Rank], h);
@@ -111,7 +111,7 @@ public sealed class ExpertParallelTests
         var placement = new ExpertPlacement(n, 4);
 
         // Reference: the single-process dispatch (as Moe.Forward) driven by the node-limited router.
-        // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+        // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
         using var backend = new CpuBackend(threads: 1) { NativeKernels = false };
         var x = inputs.SelectMany(v => v).ToArray();
         var tokens = x.Length / h;
@@ -136,7 +136,7 @@ public sealed class ExpertParallelTests
 
         var outputs = Ranks.Run(4, c =>
         {
-            // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+            // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
             using var b = new CpuBackend(threads: 1) { NativeKernels = false };
             return Forward(b, new ExpertParallelMoe(b, config, weights, c, maxRanksPerToken: 1).Forward, inputs[c.Rank], h);
         });

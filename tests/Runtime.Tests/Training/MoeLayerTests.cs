@@ -84,7 +84,7 @@ public class MoeLayerTests
         var expected = new double[x.Length];
         new MoeLayer<double>(config, tokens).Forward(p, x.Select(v => (double)v).ToArray(), w.GateBias!.ToFloatArray(), expected);
 
-        // fp32 path pinned (NativeKernels = false): bit-for-bit equalities between batchings do not survive bf16-rounded activations.
+        // fp32 path pinned (NativeKernels = false): this test's references and tolerances are the fp32 path's.
         using var backend = new CpuBackend { NativeKernels = false };
         var moe = new Moe(backend, config, w);
         var input = backend.Allocate(tokens, config.HiddenSize);

@@ -20,8 +20,8 @@ public sealed partial class CpuBackend
             throw new ArgumentException($"matmul shapes: x {xi}, weight {w}, output {o}");
         if (xi.Rows == 0 || w.Rows == 0) return;
 
-        // Prefill-sized BF16 matmuls: the activations rounded to bf16 once here, for every part (see NativeKernels).
-        var xb = w.IsBf16 && xi.Rows >= NativeMinRows && NativeKernelsActive
+        // BF16 weights on the native GEMM: the activations rounded to bf16 once here, for every part (see NativeKernels).
+        var xb = w.IsBf16 && NativeKernelsActive
             ? ArrayPool<ushort>.Shared.Rent(xi.Rows * NativeCpuKernels.Bf16Stride(xi.Cols))
             : null;
         try
@@ -49,12 +49,6 @@ public sealed partial class CpuBackend
             if (xb is not null) ArrayPool<ushort>.Shared.Return(xb);
         }
     }
-
-    /// <summary>
-    /// Fewest token rows for which a BF16 matmul takes the native GEMM (when <see cref="NativeKernelsActive"/>). Well
-    /// above the 2 rows of a speculative verification step, which must stay on the fp32 path of plain decode.
-    /// </summary>
-    public const int NativeMinRows = 8;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
