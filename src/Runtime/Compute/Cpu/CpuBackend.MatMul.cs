@@ -93,6 +93,11 @@ public sealed partial class CpuBackend
                 o.Data[at + j] = RowDot.DotFp8(xr, w.Fp8Row(j), w.Fp8RowScales(j), w.BlockCols) + (bias is null ? 0f : bias[j]);
             return;
         }
+        if (x.Rows <= MaxStreamedRows && (w.IsBf16 || w.IsFp8InPlace))
+        {
+            MatMulStreamed(x, w, bias, o, j0, j1);
+            return;
+        }
         var cols = w.Cols;
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
         try
@@ -139,6 +144,36 @@ public sealed partial class CpuBackend
         finally
         {
             if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Most token rows <see cref="MatMulStreamed"/> takes; more go through decoded rows and <see cref="RowDot.Dot4x2"/>.</summary>
+    internal const int MaxStreamedRows = 8;
+
+    /// <summary>
+    /// Output columns [j0, j1) for 2..<see cref="MaxStreamedRows"/> token rows (a batched decode step, a speculative
+    /// step) and a BF16 or in-place FP8 weight: each pair of weight rows is read from memory once, decoded in registers,
+    /// and applied to all token rows (<see cref="RowDot.Bf16Rows"/>), bit for bit the one-row values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulStreamed(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
+    {
+        Span<float> r = stackalloc float[2 * MaxStreamedRows];
+        int rows = x.Rows, n = w.Cols, xStride = x.Stride, oStride = o.Stride;
+        var xs = x.Data.AsSpan(x.Offset, (rows - 1) * xStride + n);
+        var outData = o.Data;
+        for (var j = j0; j < j1; j += 2)
+        {
+            var j2 = Math.Min(j + 1, j1 - 1);   // a lone last row is paired with itself
+            if (w.IsBf16) RowDot.Bf16Rows(xs, xStride, rows, w.Bf16Row(j), w.Bf16Row(j2), r);
+            else RowDot.Fp8Rows(xs, xStride, rows, w.Fp8Row(j), w.Fp8RowScales(j), w.Fp8Row(j2), w.Fp8RowScales(j2), w.BlockCols, r);
+            float add0 = bias is null ? 0f : bias[j], add1 = bias is null ? 0f : bias[j2];
+            var at = o.Offset + j;
+            for (var t = 0; t < rows; t++, at += oStride)
+            {
+                outData[at] = r[2 * t] + add0;
+                if (j2 != j) outData[at + 1] = r[2 * t + 1] + add1;
+            }
         }
     }
 
