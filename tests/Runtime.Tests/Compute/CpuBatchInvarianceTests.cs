@@ -249,6 +249,32 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void AddScaledBf16_and_AddScaledFp8_are_AddScaled_of_the_decoded_row_bit_for_bit()
+    {
+        foreach (var blockCols in new[] { 16, 128 })
+            for (var n = 0; n <= 257; n++)
+            {
+                var bits = Random(n, 300 + n).Select(BFloat16Codec.FromSingle).ToArray();
+                var decoded = new float[n];
+                BFloat16Codec.ToSingle(bits, decoded);
+                var (expected, actual) = (Random(n, 600 + n), Random(n, 600 + n));
+                RowDot.AddScaled(decoded, -0.71f, expected);
+                RowDot.AddScaledBf16(bits, -0.71f, actual);
+                Assert.Equal(expected, actual);
+
+                var codes = new byte[n];
+                new Random(n).NextBytes(codes);   // NaN codes, subnormals, zeros included
+                var scales = Random((n + blockCols - 1) / blockCols, n + 11).Select(v => MathF.Abs(v) + 1e-3f).ToArray();
+                Float8E4M3Codec.ToSingle(codes, decoded);
+                for (var i = 0; i < n; i++) decoded[i] *= scales[i / blockCols];
+                (expected, actual) = (Random(n, 900 + n), Random(n, 900 + n));
+                RowDot.AddScaled(decoded, 1.37f, expected);
+                RowDot.AddScaledFp8(codes, scales.Select(v => MathF.ScaleB(v, 120)).ToArray(), blockCols, 1.37f, actual);
+                Assert.Equal(expected, actual);
+            }
+    }
+
+    [Fact]
     public void AddScaled_is_a_fused_multiply_add_per_element()
     {
         for (var n = 0; n <= 70; n++)

@@ -23,7 +23,7 @@ internal static partial class RowDot
     {
         var n = w0.Length;
         Debug.Assert(w1.Length == n && r.Length >= 2 * rows && (rows == 0 || x.Length >= (rows - 1) * stride + n));
-        if (!Vector512.IsHardwareAccelerated || n < 16)
+        if (!Vector512.IsHardwareAccelerated || !Avx512F.IsSupported || n < 16)
         {
             // Short rows, or no AVX-512: the one-row kernel per pair (its Vector256 path), each weight row re-read from L1.
             for (var t = 0; t < rows; t++)
@@ -49,7 +49,7 @@ internal static partial class RowDot
     {
         var n = w0.Length;
         Debug.Assert(w1.Length == n && r.Length >= 2 * rows && blockCols % 16 == 0 && (rows == 0 || x.Length >= (rows - 1) * stride + n));
-        if (!Vector512.IsHardwareAccelerated || n < 16)
+        if (!Vector512.IsHardwareAccelerated || !Avx512F.IsSupported || n < 16)
         {
             for (var t = 0; t < rows; t++)
             {
