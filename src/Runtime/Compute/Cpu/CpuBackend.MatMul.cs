@@ -27,14 +27,14 @@ public sealed partial class CpuBackend
             return;
         }
         var job = t_matMul ??= new MatMulJob();
-        job.Set(xi, w, b, o);
+        job.Set(xi, w, b, o, parts);
         try
         {
             Dispatch(job, parts);
         }
         finally
         {
-            job.Set(null!, null!, null, null!);
+            job.Set(null!, null!, null, null!, 1);
         }
     }
 
@@ -47,6 +47,14 @@ public sealed partial class CpuBackend
         if (xi.Cols != w.Cols || output.Length < xi.Rows * w.Rows)
             throw new ArgumentException($"router shapes: x {xi}, gate {w}, output of {output.Length} values");
         // Tiny (tokens × n_routed dot products): inline, straight into the host buffer, the same dot product as MatMul.
+        if (w.IsBf16 || w.IsFp8InPlace)
+        {
+            // Rows read in place (no per-step decode of the router); DotBf16/DotFp8 are Dot of the decoded row.
+            for (var e = 0; e < w.Rows; e++)
+                for (var t = 0; t < xi.Rows; t++)
+                    output[t * w.Rows + e] = w.IsBf16 ? RowDot.DotBf16(xi.Row(t), w.Bf16Row(e)) : RowDot.DotFp8(xi.Row(t), w.Fp8Row(e), w.Fp8RowScales(e), w.BlockCols);
+            return;
+        }
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(w.Cols);
         try
         {
@@ -210,19 +218,35 @@ public sealed partial class CpuBackend
         return span;
     }
 
-    /// <summary>MatMul split by output columns (weight rows).</summary>
+    /// <summary>
+    /// MatMul split by output columns (weight rows), handed out in chunks of about an eighth of a part: a worker that wakes
+    /// late (tens of microseconds on a loaded machine, a tenth of a decode-sized expert matmul) finds the caller has taken
+    /// more chunks, instead of the caller waiting for it to finish a fixed half. Every value is the same whatever the split.
+    /// </summary>
     private sealed class MatMulJob : ICpuJob
     {
         private CpuTensor _x = null!, _o = null!;
         private CpuWeight _w = null!;
         private float[]? _bias;
+        private int _next, _chunk;
 
-        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o) => (_x, _w, _bias, _o) = (x, w, bias, o);
+        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int parts)
+        {
+            (_x, _w, _bias, _o) = (x, w, bias, o);
+            _next = 0;
+            // Multiples of four rows keep Dot4 and the streamed pairs whole.
+            _chunk = w is null ? 0 : Math.Max(4, (w.Rows / (8 * parts) + 3) & ~3);
+        }
 
         public void Execute(int part, int parts)
         {
-            var (start, end) = Split(_w.Rows, part, parts);
-            MatMulRows(_x, _w, _bias, _o, start, end);
+            var rows = _w.Rows;
+            while (true)
+            {
+                var start = Interlocked.Add(ref _next, _chunk) - _chunk;
+                if (start >= rows) return;
+                MatMulRows(_x, _w, _bias, _o, start, Math.Min(rows, start + _chunk));
+            }
         }
     }
 }
