@@ -60,6 +60,10 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     [InlineData(DType.BF16, 7, 130, 300)]
     [InlineData(DType.F8_E4M3, 5, 70, 300)] // 32-wide scale blocks, a partial last one
     [InlineData(DType.F32, 2, 17, 15)]      // tiny: inline, tails only
+    [InlineData(DType.BF16, 8, 33, 257)]    // a batched decode step: streamed rows, an odd last weight row
+    [InlineData(DType.BF16, 9, 64, 100)]    // past the streamed row count
+    [InlineData(DType.F8_E4M3, 3, 71, 129)]
+    [InlineData(DType.F8_E4M3, 8, 40, 96)]
     public void MatMul_rows_do_not_depend_on_the_batch_or_the_threads(DType dtype, int tokens, int outputs, int inputs)
     {
         var weight = Weight(Random(outputs * inputs, 1), outputs, inputs, dtype);
@@ -128,6 +132,63 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void Bf16Rows_computes_every_token_and_weight_row_pair_exactly_as_Dot_of_the_decoded_row()
+    {
+        var r = new float[2 * 9];
+        for (var n = 0; n <= 257; n++)
+        {
+            var stride = n + 3;   // rows not packed, as in a column slice
+            var x = Random(9 * stride, n);
+            var bits = Enumerable.Range(0, 2).Select(k => Random(n, 5000 + 2 * n + k).Select(BFloat16Codec.FromSingle).ToArray()).ToArray();
+            var decoded = bits.Select(b => { var d = new float[n]; BFloat16Codec.ToSingle(b, d); return d; }).ToArray();
+            for (var rows = 1; rows <= 9; rows++)
+            {
+                Array.Fill(r, float.NaN);
+                RowDot.Bf16Rows(x.AsSpan(0, (rows - 1) * stride + n), stride, rows, bits[0], bits[1], r);
+                for (var t = 0; t < rows; t++)
+                    for (var k = 0; k < 2; k++)
+                        Assert.Equal(RowDot.Dot(x.AsSpan(t * stride, n), decoded[k]), r[2 * t + k]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Fp8Rows_computes_every_pair_exactly_as_Dot_of_the_decoded_scaled_row_NaN_codes_and_subnormals_included()
+    {
+        var r = new float[2 * 9];
+        foreach (var blockCols in new[] { 16, 32, 128 })
+            for (var n = 0; n <= 257; n++)
+            {
+                var stride = n + 1;
+                var x = Random(9 * stride, n);
+                var rng = new Random(n + blockCols);
+                var codes = new byte[2][];
+                var scales = new float[2][];
+                var decoded = new float[2][];
+                for (var k = 0; k < 2; k++)
+                {
+                    codes[k] = new byte[n];
+                    rng.NextBytes(codes[k]);   // every code: zeros, subnormals, normals, ±448, NaN
+                    if (n > 3) (codes[k][0], codes[k][1], codes[k][2], codes[k][3]) = (0x7F, 0xFF, 0x01, 0x87);   // NaNs, ± subnormals
+                    scales[k] = Random((n + blockCols - 1) / blockCols, 7 * n + k).Select(v => MathF.Abs(v) + 1e-3f).ToArray();
+                    decoded[k] = new float[n];
+                    Float8E4M3Codec.ToSingle(codes[k], decoded[k]);
+                    for (var i = 0; i < n; i++) decoded[k][i] *= scales[k][i / blockCols];
+                }
+                var s0 = scales[0].Select(v => MathF.ScaleB(v, 120)).ToArray();
+                var s1 = scales[1].Select(v => MathF.ScaleB(v, 120)).ToArray();
+                for (var rows = 1; rows <= 9; rows++)
+                {
+                    Array.Fill(r, 12345f);
+                    RowDot.Fp8Rows(x.AsSpan(0, (rows - 1) * stride + n), stride, rows, codes[0], s0, codes[1], s1, blockCols, r);
+                    for (var t = 0; t < rows; t++)
+                        for (var k = 0; k < 2; k++)
+                            Assert.Equal(RowDot.Dot(x.AsSpan(t * stride, n), decoded[k]), r[2 * t + k]);
+                }
+            }
+    }
+
+    [Fact]
     public void Dot4x2_computes_each_pair_exactly_as_Dot()
     {
         Span<float> r = stackalloc float[8];
@@ -185,6 +246,32 @@ public sealed class CpuBatchInvarianceTests : IDisposable
             Assert.Equal(ea, a);
             Assert.Equal(eb, b);
         }
+    }
+
+    [Fact]
+    public void AddScaledBf16_and_AddScaledFp8_are_AddScaled_of_the_decoded_row_bit_for_bit()
+    {
+        foreach (var blockCols in new[] { 16, 128 })
+            for (var n = 0; n <= 257; n++)
+            {
+                var bits = Random(n, 300 + n).Select(BFloat16Codec.FromSingle).ToArray();
+                var decoded = new float[n];
+                BFloat16Codec.ToSingle(bits, decoded);
+                var (expected, actual) = (Random(n, 600 + n), Random(n, 600 + n));
+                RowDot.AddScaled(decoded, -0.71f, expected);
+                RowDot.AddScaledBf16(bits, -0.71f, actual);
+                Assert.Equal(expected, actual);
+
+                var codes = new byte[n];
+                new Random(n).NextBytes(codes);   // NaN codes, subnormals, zeros included
+                var scales = Random((n + blockCols - 1) / blockCols, n + 11).Select(v => MathF.Abs(v) + 1e-3f).ToArray();
+                Float8E4M3Codec.ToSingle(codes, decoded);
+                for (var i = 0; i < n; i++) decoded[i] *= scales[i / blockCols];
+                (expected, actual) = (Random(n, 900 + n), Random(n, 900 + n));
+                RowDot.AddScaled(decoded, 1.37f, expected);
+                RowDot.AddScaledFp8(codes, scales.Select(v => MathF.ScaleB(v, 120)).ToArray(), blockCols, 1.37f, actual);
+                Assert.Equal(expected, actual);
+            }
     }
 
     [Fact]

@@ -128,6 +128,7 @@ public sealed partial class CpuBackend
         private TokenSlot[] _slots = [];
         private int _tokens, _maxPosition;
         private MlaShape _shape;
+        private bool _stream;
 
         public long Work
         {
@@ -142,6 +143,10 @@ public sealed partial class CpuBackend
         {
             (_q, _cache, _w, _o, _shape, _tokens) = (q, cache, w, o, shape, slots.Length);
             Keep(ref _slots, slots, out _maxPosition);
+            // Lone rows (decode, one per sequence) read BF16/FP8 kv_b rows in place, widened in registers; rows sharing a
+            // sequence go through Pair, which loads each decoded row once for two queries.
+            _stream = w.IsBf16 || w.IsFp8InPlace;
+            for (var t = 0; t + 1 < slots.Length && _stream; t++) _stream = slots[t + 1].FirstRow != slots[t].FirstRow;
         }
 
         public void Clear() => (_q, _cache, _w, _o) = (null!, null!, null!, null!);
@@ -151,8 +156,8 @@ public sealed partial class CpuBackend
         {
             var (heads, nope, rope, vDim, latent, _) = _shape;
             var (start, end) = Split(heads, part, parts);
-            // F32 weights are read in place; other dtypes decode the head's rows into wuk/wuv.
-            var decode = !_w.IsF32;
+            // F32 weights are read in place, and streamable ones for lone rows; otherwise the head's rows are decoded into wuk/wuv.
+            var decode = !_w.IsF32 && !_stream;
             var wuk = decode ? ArrayPool<float>.Shared.Rent(nope * latent) : null;
             var wuv = decode ? ArrayPool<float>.Shared.Rent(vDim * latent) : null;
             var buffer = ArrayPool<float>.Shared.Rent(2 * (2 * latent + rope + _maxPosition + 1));
@@ -212,7 +217,17 @@ public sealed partial class CpuBackend
             var qh = _q.Row(t).Slice(h * qkDim, qkDim);
             // q_latent = W_UKᵀ · q_nope: absorbs the key up-projection into the query.
             ql.Clear();
-            for (var i = 0; i < nope; i++) RowDot.AddScaled(Wuk(h, i, nope, vDim, latent, wuk), qh[i], ql);
+            var rowBase = h * (nope + vDim);
+            if (_stream)
+            {
+                for (var i = 0; i < nope; i++)
+                {
+                    if (_w.IsBf16) RowDot.AddScaledBf16(_w.Bf16Row(rowBase + i), qh[i], ql);
+                    else RowDot.AddScaledFp8(_w.Fp8Row(rowBase + i), _w.Fp8RowScales(rowBase + i), _w.BlockCols, qh[i], ql);
+                }
+            }
+            else
+                for (var i = 0; i < nope; i++) RowDot.AddScaled(Wuk(h, i, nope, vDim, latent, wuk), qh[i], ql);
             qh.Slice(nope, rope).CopyTo(qFull[latent..]);
             var n = slot.Position + 1;
             var p = buffer.AsSpan(2 * latent + rope, n);
@@ -229,6 +244,16 @@ public sealed partial class CpuBackend
             for (j = 0; j < n; j++) RowDot.AddScaled(_cache.Row(slot.FirstRow + j)[..latent], p[j], ol);
             // out = W_UV · Σ p·c_kv: the value up-projection applied once, after the weighted sum.
             var oh = _o.Row(t).Slice(h * vDim, vDim);
+            if (_stream)
+            {
+                // Dot4's lanes are Dot, and DotBf16/DotFp8 are Dot of the decoded row: the same values.
+                for (var i = 0; i < vDim; i++)
+                {
+                    var row = rowBase + nope + i;
+                    oh[i] = _w.IsBf16 ? RowDot.DotBf16(ol, _w.Bf16Row(row)) : RowDot.DotFp8(ol, _w.Fp8Row(row), _w.Fp8RowScales(row), _w.BlockCols);
+                }
+                return;
+            }
             var i0 = 0;
             for (; i0 + 4 <= vDim; i0 += 4)
             {

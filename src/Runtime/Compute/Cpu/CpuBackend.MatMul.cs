@@ -34,14 +34,14 @@ public sealed partial class CpuBackend
                 return;
             }
             var job = t_matMul ??= new MatMulJob();
-            job.Set(xi, w, b, o, xb);
+            job.Set(xi, w, b, o, xb, parts);
             try
             {
                 Dispatch(job, parts);
             }
             finally
             {
-                job.Set(null!, null!, null, null!, null);
+                job.Set(null!, null!, null, null!, null, 1);
             }
         }
         finally
@@ -59,6 +59,14 @@ public sealed partial class CpuBackend
         if (xi.Cols != w.Cols || output.Length < xi.Rows * w.Rows)
             throw new ArgumentException($"router shapes: x {xi}, gate {w}, output of {output.Length} values");
         // Tiny (tokens × n_routed dot products): inline, straight into the host buffer, the same dot product as MatMul.
+        if (w.IsBf16 || w.IsFp8InPlace)
+        {
+            // Rows read in place (no per-step decode of the router); DotBf16/DotFp8 are Dot of the decoded row.
+            for (var e = 0; e < w.Rows; e++)
+                for (var t = 0; t < xi.Rows; t++)
+                    output[t * w.Rows + e] = w.IsBf16 ? RowDot.DotBf16(xi.Row(t), w.Bf16Row(e)) : RowDot.DotFp8(xi.Row(t), w.Fp8Row(e), w.Fp8RowScales(e), w.BlockCols);
+            return;
+        }
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(w.Cols);
         try
         {
@@ -110,6 +118,11 @@ public sealed partial class CpuBackend
                 o.Data[at + j] = RowDot.DotFp8(xr, w.Fp8Row(j), w.Fp8RowScales(j), w.BlockCols) + (bias is null ? 0f : bias[j]);
             return;
         }
+        if (x.Rows <= MaxStreamedRows && (w.IsBf16 || w.IsFp8InPlace))
+        {
+            MatMulStreamed(x, w, bias, o, j0, j1);
+            return;
+        }
         var cols = w.Cols;
         var scratch = w.IsF32 ? null : ArrayPool<float>.Shared.Rent(4 * cols);
         try
@@ -159,6 +172,36 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <summary>Most token rows <see cref="MatMulStreamed"/> takes; more go through decoded rows and <see cref="RowDot.Dot4x2"/>.</summary>
+    internal const int MaxStreamedRows = 8;
+
+    /// <summary>
+    /// Output columns [j0, j1) for 2..<see cref="MaxStreamedRows"/> token rows (a batched decode step, a speculative
+    /// step) and a BF16 or in-place FP8 weight: each pair of weight rows is read from memory once, decoded in registers,
+    /// and applied to all token rows (<see cref="RowDot.Bf16Rows"/>), bit for bit the one-row values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulStreamed(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, int j0, int j1)
+    {
+        Span<float> r = stackalloc float[2 * MaxStreamedRows];
+        int rows = x.Rows, n = w.Cols, xStride = x.Stride, oStride = o.Stride;
+        var xs = x.Data.AsSpan(x.Offset, (rows - 1) * xStride + n);
+        var outData = o.Data;
+        for (var j = j0; j < j1; j += 2)
+        {
+            var j2 = Math.Min(j + 1, j1 - 1);   // a lone last row is paired with itself
+            if (w.IsBf16) RowDot.Bf16Rows(xs, xStride, rows, w.Bf16Row(j), w.Bf16Row(j2), r);
+            else RowDot.Fp8Rows(xs, xStride, rows, w.Fp8Row(j), w.Fp8RowScales(j), w.Fp8Row(j2), w.Fp8RowScales(j2), w.BlockCols, r);
+            float add0 = bias is null ? 0f : bias[j], add1 = bias is null ? 0f : bias[j2];
+            var at = o.Offset + j;
+            for (var t = 0; t < rows; t++, at += oStride)
+            {
+                outData[at] = r[2 * t] + add0;
+                if (j2 != j) outData[at + 1] = r[2 * t + 1] + add1;
+            }
+        }
+    }
+
     /// <summary>
     /// Output columns [j0, j1) from a transposed small F32 weight (<see cref="CpuWeight.Transposed"/>): token rows in pairs
     /// through <see cref="RowDot.Columns"/>, each output one fixed FMA chain over the inputs, then the bias.
@@ -192,21 +235,36 @@ public sealed partial class CpuBackend
         return span;
     }
 
-    /// <summary>MatMul split by output columns (weight rows).</summary>
+    /// <summary>
+    /// MatMul split by output columns (weight rows), handed out in chunks of about an eighth of a part: a worker that wakes
+    /// late (tens of microseconds on a loaded machine, a tenth of a decode-sized expert matmul) finds the caller has taken
+    /// more chunks, instead of the caller waiting for it to finish a fixed half. Every value is the same whatever the split.
+    /// </summary>
     private sealed class MatMulJob : ICpuJob
     {
         private CpuTensor _x = null!, _o = null!;
         private CpuWeight _w = null!;
         private float[]? _bias;
         private ushort[]? _xBf16;
+        private int _next, _chunk;
 
-        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, ushort[]? xBf16) =>
+        public void Set(CpuTensor x, CpuWeight w, float[]? bias, CpuTensor o, ushort[]? xBf16, int parts)
+        {
             (_x, _w, _bias, _o, _xBf16) = (x, w, bias, o, xBf16);
+            _next = 0;
+            // Multiples of four rows keep Dot4 and the streamed pairs whole.
+            _chunk = w is null ? 0 : Math.Max(4, (w.Rows / (8 * parts) + 3) & ~3);
+        }
 
         public void Execute(int part, int parts)
         {
-            var (start, end) = Split(_w.Rows, part, parts);
-            MatMulRows(_x, _w, _bias, _o, start, end, _xBf16);
+            var rows = _w.Rows;
+            while (true)
+            {
+                var start = Interlocked.Add(ref _next, _chunk) - _chunk;
+                if (start >= rows) return;
+                MatMulRows(_x, _w, _bias, _o, start, Math.Min(rows, start + _chunk), _xBf16);
+            }
         }
     }
 }

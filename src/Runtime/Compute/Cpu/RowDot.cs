@@ -17,7 +17,7 @@ namespace DeepSeek.Runtime.Compute.Cpu;
 /// Kernels here and in <see cref="CpuBackend"/> are <see cref="MethodImplOptions.AggressiveOptimization"/>: tier-0 code
 /// runs vector intrinsics as calls, many times slower, and a short generation would finish before tier-up.
 /// </summary>
-internal static class RowDot
+internal static partial class RowDot
 {
     /// <summary>x · w (equal lengths).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
