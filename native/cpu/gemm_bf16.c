@@ -17,7 +17,7 @@
 #define DS_EXPORT __attribute__((visibility("default")))
 
 // ABI version, bumped whenever an exported signature changes, so a stale library is refused rather than miscalled.
-DS_EXPORT int ds_cpu_abi_version(void) { return 1; }
+DS_EXPORT int ds_cpu_abi_version(void) { return 2; }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -242,9 +242,30 @@ DS_EXPORT DS_TARGET void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx
     }
 }
 
+// Peak probe for the bench's roofline: 12 independent vdpbf16ps chains (enough to cover its latency on two pipes),
+// `iterations` rounds; each instruction is 16 lanes × 2 multiply-adds = 64 FLOPs. Returns a sum so nothing is elided.
+DS_EXPORT DS_TARGET float ds_bf16_dot_probe(long iterations)
+{
+    __m512 acc[12];
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_setzero_ps();
+    __m512bh a = (__m512bh)_mm512_set1_epi16(0x3F80);   // 1.0
+    __m512bh b = (__m512bh)_mm512_set1_epi16(0x3A83);   // ~0.001
+    for (long i = 0; i < iterations; i++)
+    {
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+        __asm__ volatile("" : "+v"(a));   // keep the loop honest: a is "changed" every round
+    }
+    __m512 s = acc[0];
+    for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, acc[j]);
+    return _mm512_reduce_add_ps(s);
+}
+
 #else
 
 DS_EXPORT int ds_cpu_has_avx512bf16(void) { return 0; }
+
+DS_EXPORT float ds_bf16_dot_probe(long iterations) { (void)iterations; return 0; }
 
 DS_EXPORT void ds_f32_to_bf16(const float* x, int rows, int cols, long ldx, uint16_t* dst, long ldd)
 {

@@ -10,6 +10,7 @@ using DeepSeek.Runtime.Evaluation;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Hosting;
 using DeepSeek.Runtime.Model;
+using DeepSeek.Runtime.Tensors;
 using DeepSeek.Runtime.Tokenization;
 
 namespace DeepSeek.Cli.Commands;
@@ -138,6 +139,10 @@ internal static class BenchCommand
         // Decode's bound is how fast these very bytes stream from where they lie (the page cache, 4 KiB pages), which on
         // this machine class is steadier and lower than a 256 MiB anonymous buffer reads; both are reported.
         double? bandwidth = cpu is null ? null : MachineLimits.MeasureMappedBandwidthGBs(checkpoint, cpu.Threads, probe);
+        // The arithmetic peak of the instruction mix prefill runs: BF16 decoder weights on the native GEMM do vdpbf16ps (two
+        // multiply-adds per fp32 lane), everything else fp32 FMAs.
+        var bf16Dot = cpu is { NativeKernelsActive: true } && MostlyBf16(checkpoint);
+        var peak = bf16Dot ? MachineLimits.MeasureBf16DotPeakGflops(cpu!.Threads, probe) : limits?.PeakGflops;
         var cost = ModelCost.For(checkpoint);
         var bytesPerStep = cost.DecodeBytesPerStep(s.Batch);
         var prefillFlops = cost.PrefillFlopsPerToken(s.PromptTokens);
@@ -159,14 +164,16 @@ internal static class BenchCommand
             ["bandwidth_gbs"] = bandwidth is { } gbs ? Round(gbs) : null,
             ["bandwidth_probe"] = bandwidth is null ? null : "mapped checkpoint weights",
             ["buffer_bandwidth_gbs"] = limits is null ? null : Round(limits.BandwidthGBs),
-            ["peak_gflops"] = limits is null ? null : Round(limits.PeakGflops),
+            ["peak_gflops"] = peak is { } p ? Round(p) : null,
+            ["peak_kind"] = peak is null ? null : bf16Dot ? "bf16-dot (vdpbf16ps)" : "fp32-fma",
+            ["fp32_peak_gflops"] = limits is null ? null : Round(limits.PeakGflops),
             ["vector_bits"] = limits?.VectorBits,
             ["bytes_per_token"] = Math.Round(cost.DecodeBytesPerToken),
             ["bytes_per_step"] = Math.Round(bytesPerStep),
             ["flops_per_token"] = Math.Round(prefillFlops),
             // Steps per second × bytes per step (= tok/s × bytes/token at batch 1) over what memory can deliver.
             ["decode_roofline_fraction"] = bandwidth is { } bw ? Round(bytesPerStep * (best.DecodeRate / s.Batch) / (bw * 1e9), 4) : null,
-            ["prefill_roofline_fraction"] = limits is null ? null : Round(prefillFlops * best.PrefillRate / (limits.PeakGflops * 1e9), 4),
+            ["prefill_roofline_fraction"] = peak is { } pk ? Round(prefillFlops * best.PrefillRate / (pk * 1e9), 4) : null,
         };
         if (mtp is not null)
         {
@@ -188,6 +195,14 @@ internal static class BenchCommand
             }
         }
         return report;
+    }
+
+    /// <summary>True when most elements of the decoder layers' matrices are stored as BF16.</summary>
+    private static bool MostlyBf16(Checkpoint checkpoint)
+    {
+        var matrices = checkpoint.Tensors.Where(t => t.Shape.Rank == 2 && t.Name.Contains(".layers.", StringComparison.Ordinal)).ToList();
+        var bf16 = matrices.Where(t => t.DType == DType.BF16).Sum(t => t.Shape.ElementCount);
+        return bf16 * 2 > matrices.Sum(t => t.Shape.ElementCount);
     }
 
     /// <summary>--batch prompts of --prompt-tokens seeded random token ids.</summary>

@@ -172,6 +172,31 @@ public sealed record MachineLimits(double BandwidthGBs, double PeakGflops, int T
         return Vector512.Sum(sum) + tail;
     }
 
+    /// <summary>
+    /// The AVX512-BF16 dot-product peak (vdpbf16ps: two multiply-adds per fp32 lane) on <paramref name="threads"/> threads,
+    /// through the native CPU kernels' probe — the arithmetic peak of prefill when BF16 matmuls run on that GEMM; null where
+    /// those kernels are unavailable (no library, no avx512bf16, or <c>DEEPSEEK_NATIVE_CPU=0</c>).
+    /// </summary>
+    public static double? MeasureBf16DotPeakGflops(int threads, TimeSpan duration)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (!Compute.Cpu.NativeCpuKernels.IsAvailable) return null;
+        const long block = 1 << 16;
+        var calls = new long[threads];
+        var seconds = RunTimed(threads, duration, (t, deadline, clock) =>
+        {
+            var sum = 0f;
+            do
+            {
+                sum += Compute.Cpu.NativeCpuKernels.Bf16DotProbe(block);
+                calls[t]++;
+            }
+            while (clock.Elapsed < deadline);
+            return sum;
+        });
+        return 64.0 * 12 * block * calls.Sum() / seconds / 1e9;
+    }
+
     /// <summary>Runs <paramref name="body"/> on dedicated threads released together; returns the wall time until the last one ends.</summary>
     private static double RunTimed(int threads, TimeSpan duration, Func<int, TimeSpan, Stopwatch, float> body)
     {

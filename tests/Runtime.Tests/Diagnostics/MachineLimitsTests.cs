@@ -36,6 +36,15 @@ public sealed class MachineLimitsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasureMappedBandwidthGBs(checkpoint, 0, TimeSpan.Zero));
     }
 
+    [Fact]
+    public void Bf16_dot_peak_is_measured_where_the_native_kernels_run_and_null_elsewhere()
+    {
+        var peak = MachineLimits.MeasureBf16DotPeakGflops(threads: 1, TimeSpan.FromMilliseconds(20));
+        Assert.Equal(DeepSeek.Runtime.Compute.Cpu.NativeCpuKernels.IsAvailable, peak is not null);
+        if (peak is { } p) Assert.True(double.IsFinite(p) && p > 0, $"{p}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => MachineLimits.MeasureBf16DotPeakGflops(0, TimeSpan.Zero));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -19,10 +19,11 @@ internal static unsafe class NativeCpuKernels
     /// <summary>Environment variable that disables the native kernels when set to 0.</summary>
     public const string EnvironmentVariable = "DEEPSEEK_NATIVE_CPU";
 
-    private const int AbiVersion = 1;
+    private const int AbiVersion = 2;
 
     private static readonly delegate* unmanaged<float*, int, int, long, ushort*, long, void> s_toBf16;
     private static readonly delegate* unmanaged<ushort*, int, int, long, ushort*, long, float*, float*, long, int, int, void> s_gemmBf16;
+    private static readonly delegate* unmanaged<long, float> s_bf16DotProbe;
 
     static NativeCpuKernels()
     {
@@ -61,8 +62,19 @@ internal static unsafe class NativeCpuKernels
         s_toBf16 = (delegate* unmanaged<float*, int, int, long, ushort*, long, void>)NativeLibrary.GetExport(lib, "ds_f32_to_bf16");
         s_gemmBf16 = (delegate* unmanaged<ushort*, int, int, long, ushort*, long, float*, float*, long, int, int, void>)
             NativeLibrary.GetExport(lib, "ds_gemm_bf16");
+        s_bf16DotProbe = (delegate* unmanaged<long, float>)NativeLibrary.GetExport(lib, "ds_bf16_dot_probe");
         IsAvailable = true;
         Status = $"loaded from {path}";
+    }
+
+    /// <summary>
+    /// Runs <paramref name="iterations"/> rounds of 12 independent vdpbf16ps chains on this thread (64 FLOPs each: 16 lanes ×
+    /// 2 multiply-adds) and returns their sum; the bf16 dot-product peak probe of <c>MachineLimits</c>.
+    /// </summary>
+    public static float Bf16DotProbe(long iterations)
+    {
+        if (!IsAvailable) throw new InvalidOperationException($"native CPU kernels unavailable: {Status}");
+        return s_bf16DotProbe(iterations);
     }
 
     /// <summary>True when the library loaded, matches this ABI, the CPU has avx512bf16 and the environment did not disable it.</summary>
