@@ -17,7 +17,8 @@ public abstract class KernelChecks : IDisposable
 {
     private readonly CudaBackend _gpu;
     private readonly IDisposable? _driver;
-    private readonly CpuBackend _cpu = new(2);
+    // The fp32 CPU path: the GPU kernels keep fp32 activations, the native BF16 GEMM would round them to bf16.
+    private readonly CpuBackend _cpu = new(2) { NativeKernels = false };
     private readonly Random _rng = new(1234);
 
     protected KernelChecks(CudaBackend? backend, IDisposable? driver = null)
