@@ -57,7 +57,7 @@ public sealed class ActivationScratch
         s.Arrays ??= new();
         if (s.Arrays.TryGetValue(length, out var a)) return (T[])a;
         var created = new T[length];
-        s.Arrays.Add(length, created);
+        s.Arrays.Set(length, created);
         return created;
     }
 
@@ -95,8 +95,6 @@ public sealed class ActivationScratch
         private readonly Queue<int> _order = new();
 
         public bool TryGetValue(int key, out T value) => _values.TryGetValue(key, out value!);
-
-        public void Add(int key, T value) => Set(key, value);
 
         public void Set(int key, T value)
         {

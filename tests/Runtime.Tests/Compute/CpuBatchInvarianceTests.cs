@@ -11,49 +11,18 @@ namespace DeepSeek.Runtime.Tests.Compute;
 /// </summary>
 public sealed class CpuBatchInvarianceTests : IDisposable
 {
-    private readonly TempDir _dir = new();
-    private readonly List<SafeTensorsFile> _files = [];
+    private readonly MappedWeights _weights = new();
 
-    public void Dispose()
-    {
-        foreach (var f in _files) f.Dispose();
-        _dir.Dispose();
-    }
+    public void Dispose() => _weights.Dispose();
 
     private const int Fp8Block = 32;
 
-    private static float[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-    }
+    private static float[] Random(int n, int seed) => MappedWeights.Random(n, seed);
 
-    private WeightTensor Weight(float[] values, int rows, int cols, DType dtype)
-    {
-        var name = $"w{_files.Count}";
-        var w = new SafeTensorsWriter();
-        if (dtype == DType.BF16) w.AddBF16(name, Shape.Of(rows, cols), values);
-        else if (dtype == DType.F8_E4M3) w.AddFp8Block(name, rows, cols, values, blockSize: Fp8Block);
-        else w.AddF32(name, Shape.Of(rows, cols), values);
-        var path = _dir.File(name + ".safetensors");
-        w.WriteFile(path);
-        var file = SafeTensorsFile.Open(path);
-        _files.Add(file);
-        CheckpointTensor? scale = dtype == DType.F8_E4M3 ? new CheckpointTensor(file, file.GetInfo(name + "_scale_inv")) : null;
-        return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), scale, Fp8Block, Fp8Block);
-    }
+    private WeightTensor Weight(float[] values, int rows, int cols, DType dtype) => _weights.Write(values, rows, cols, dtype, Fp8Block);
 
-    private static float[] MatMul(CpuBackend backend, WeightTensor weight, float[] x, int tokens, int inputs)
-    {
-        var w = backend.Bind(weight);
-        var xt = backend.Allocate(tokens, inputs);
-        backend.Upload(x, xt);
-        var o = backend.Allocate(tokens, w.Rows);
-        backend.MatMul(xt, w, o);
-        var host = new float[tokens * w.Rows];
-        backend.Download(o, host);
-        return host;
-    }
+    private static float[] MatMul(CpuBackend backend, WeightTensor weight, float[] x, int tokens) =>
+        MappedWeights.MatMul(backend, backend.Bind(weight), x, tokens);
 
     [Theory]
     [InlineData(DType.F32, 5, 203, 257)]    // 260K multiply-adds: split over the pool
@@ -71,11 +40,11 @@ public sealed class CpuBatchInvarianceTests : IDisposable
         using var two = new CpuBackend(threads: 2);
         using var one = new CpuBackend(threads: 1);
 
-        var batched = MatMul(two, weight, x, tokens, inputs);
-        Assert.Equal(batched, MatMul(one, weight, x, tokens, inputs));
+        var batched = MatMul(two, weight, x, tokens);
+        Assert.Equal(batched, MatMul(one, weight, x, tokens));
         for (var t = 0; t < tokens; t++)
         {
-            var single = MatMul(one, weight, x.AsSpan(t * inputs, inputs).ToArray(), 1, inputs);
+            var single = MatMul(one, weight, x.AsSpan(t * inputs, inputs).ToArray(), 1);
             Assert.Equal(single, batched.AsSpan(t * outputs, outputs).ToArray());
         }
     }

@@ -29,32 +29,13 @@ public sealed class NativeCpuTheoryAttribute : TheoryAttribute
 /// </summary>
 public sealed class NativeCpuKernelsTests : IDisposable
 {
-    private readonly TempDir _dir = new();
-    private readonly List<SafeTensorsFile> _files = [];
+    private readonly MappedWeights _weights = new();
 
-    public void Dispose()
-    {
-        foreach (var f in _files) f.Dispose();
-        _dir.Dispose();
-    }
+    public void Dispose() => _weights.Dispose();
 
-    private static float[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-    }
+    private static float[] Random(int n, int seed) => MappedWeights.Random(n, seed);
 
-    private CpuWeight Bf16Weight(float[] values, int rows, int cols)
-    {
-        var name = $"w{_files.Count}";
-        var w = new SafeTensorsWriter();
-        w.AddBF16(name, Shape.Of(rows, cols), values);
-        var path = _dir.File(name + ".safetensors");
-        w.WriteFile(path);
-        var file = SafeTensorsFile.Open(path);
-        _files.Add(file);
-        return new CpuWeight(new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), null, 128, 128));
-    }
+    private CpuWeight Bf16Weight(float[] values, int rows, int cols) => new(_weights.Write(values, rows, cols, DType.BF16));
 
     /// <summary>A rows × cols view with row stride cols + pad and a column offset, so strides and offsets are exercised.</summary>
     private static CpuTensor Strided(float[] values, int rows, int cols, int pad)
@@ -160,16 +141,7 @@ public sealed class NativeCpuKernelsTests : IDisposable
             RunGemm(rows: 21, n: 100, k: 257, j0, j1, withBias: true, seed: 10 + j0 + j1);
     }
 
-    private float[] MatMul(CpuBackend backend, CpuWeight w, float[] x, int rows)
-    {
-        var xt = backend.Allocate(rows, w.Cols);
-        backend.Upload(x, xt);
-        var o = backend.Allocate(rows, w.Rows);
-        backend.MatMul(xt, w, o);
-        var host = new float[rows * w.Rows];
-        backend.Download(o, host);
-        return host;
-    }
+    private static float[] MatMul(CpuBackend backend, CpuWeight w, float[] x, int rows) => MappedWeights.MatMul(backend, w, x, rows);
 
     [NativeCpuFact]
     public void Backend_MatMul_takes_the_native_path_at_every_row_count_split_over_the_pool()
