@@ -11,19 +11,12 @@
 // Math: out[t, j] = bias[j] + Σ_k bf16(x[t, k]) · w[j, k], products exact in fp32, sums in fp32 (vdpbf16ps adds the
 // two products of a lane pair to the accumulator; order differs from the fp32 path, the rounding of x does not: x is
 // rounded to bf16 once, to nearest even, by ds_f32_to_bf16).
-#include <stddef.h>
-#include <stdint.h>
-
-#define DS_EXPORT __attribute__((visibility("default")))
+#include "common.h"
 
 // ABI version, bumped whenever an exported signature changes, so a stale library is refused rather than miscalled.
-DS_EXPORT int ds_cpu_abi_version(void) { return 2; }
+DS_EXPORT int ds_cpu_abi_version(void) { return 3; }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define DS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
-#define DS_INLINE static inline __attribute__((always_inline))
+#if DS_X86
 
 DS_EXPORT int ds_cpu_has_avx512bf16(void)
 {
@@ -56,16 +49,6 @@ DS_EXPORT DS_TARGET void ds_f32_to_bf16(const float* x, int rows, int cols, long
             _mm256_mask_storeu_epi16(d + c, st, (__m256i)v);
         }
     }
-}
-
-// Sum of the 16 lanes (fixed order).
-DS_INLINE DS_TARGET float hsum(__m512 v)
-{
-    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    b = _mm_add_ss(b, _mm_movehdup_ps(b));
-    return _mm_cvtss_f32(b);
 }
 
 // One register tile: MR token rows × NR weight rows over k ∈ [k0, k1), MR·NR accumulators, reduced once at the end.
@@ -143,14 +126,6 @@ DS_INLINE DS_TARGET void panel(const uint16_t* xb, int m, long ldx, const uint16
     }
 }
 
-// Token rows per cache block (x block of TC rows × KC bf16 stays in L2 while every weight panel of the part passes),
-// K per chunk (a panel of NR weight rows × KC stays in L1 while every token tile passes).
-#ifndef DS_TC
-#define DS_TC 64
-#endif
-#ifndef DS_KC
-#define DS_KC 2048
-#endif
 
 // One or two token rows (a decode step, a speculative pair): one weight row at a time, streamed once in memory order,
 // because there is too little work per byte to hide six interleaved 4 KiB row streams. From three rows on the panels

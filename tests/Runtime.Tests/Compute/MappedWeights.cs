@@ -36,6 +36,23 @@ internal sealed class MappedWeights : IDisposable
         return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)), scale, block, block);
     }
 
+    /// <summary>A [rows, cols] FP8 weight of the given E4M3 <paramref name="codes"/> and <paramref name="block"/>-square block scales (row-major grid).</summary>
+    public WeightTensor WriteFp8Codes(byte[] codes, int rows, int cols, float[] scales, int block)
+    {
+        var name = $"w{_files.Count}";
+        var (gridRows, gridCols) = ((rows + block - 1) / block, (cols + block - 1) / block);
+        if (codes.Length != rows * cols || scales.Length != gridRows * gridCols) throw new ArgumentException("codes or scales of the wrong size");
+        var w = new SafeTensorsWriter()
+            .Add(name, DType.F8_E4M3, Shape.Of(rows, cols), codes)
+            .AddF32(name + Checkpoint.ScaleInvSuffix, Shape.Of(gridRows, gridCols), scales);
+        var path = _dir.File(name + ".safetensors");
+        w.WriteFile(path);
+        var file = SafeTensorsFile.Open(path);
+        _files.Add(file);
+        return new WeightTensor(new CheckpointTensor(file, file.GetInfo(name)),
+            new CheckpointTensor(file, file.GetInfo(name + Checkpoint.ScaleInvSuffix)), block, block);
+    }
+
     /// <summary>x [rows, w.Cols] · wᵀ through <paramref name="backend"/>, back on the host.</summary>
     public static float[] MatMul(IComputeBackend backend, ComputeWeight w, float[] x, int rows)
     {

@@ -38,7 +38,7 @@ public sealed class NativeCpuKernelsTests : IDisposable
     private CpuWeight Bf16Weight(float[] values, int rows, int cols) => new(_weights.Write(values, rows, cols, DType.BF16));
 
     /// <summary>A rows × cols view with row stride cols + pad and a column offset, so strides and offsets are exercised.</summary>
-    private static CpuTensor Strided(float[] values, int rows, int cols, int pad)
+    internal static CpuTensor Strided(float[] values, int rows, int cols, int pad)
     {
         var whole = new CpuTensor(rows, cols + pad);
         Array.Fill(whole.Data, float.NaN);

@@ -20,8 +20,8 @@ public sealed partial class CpuBackend
             throw new ArgumentException($"matmul shapes: x {xi}, weight {w}, output {o}");
         if (xi.Rows == 0 || w.Rows == 0) return;
 
-        // BF16 weights on the native GEMM: the activations rounded to bf16 once here, for every part (see NativeKernels).
-        var xb = w.IsBf16 && NativeKernelsActive
+        // BF16 and FP8 weights on the native GEMMs: the activations rounded to bf16 once here, for every part (see NativeKernels).
+        var xb = NativeKernelsActive && (w.IsBf16 || NativeCpuKernels.SupportsFp8(w))
             ? ArrayPool<ushort>.Shared.Rent(xi.Rows * NativeCpuKernels.Bf16Stride(xi.Cols))
             : null;
         try
@@ -92,7 +92,8 @@ public sealed partial class CpuBackend
     {
         if (xBf16 is not null)
         {
-            NativeCpuKernels.GemmBf16(xBf16, x.Rows, w, bias, o, j0, j1);
+            if (w.IsBf16) NativeCpuKernels.GemmBf16(xBf16, x.Rows, w, bias, o, j0, j1);
+            else NativeCpuKernels.GemmFp8(xBf16, x.Rows, w, bias, o, j0, j1);
             return;
         }
         if (w.Transposed is { } wt)

@@ -28,11 +28,11 @@ public sealed partial class CpuBackend : IComputeBackend
     public int Threads { get; }
 
     /// <summary>
-    /// Whether matmuls on BF16 weights use the native AVX512-BF16 GEMM (<c>libdeepseek_cpu.so</c>, where it was built and
-    /// the CPU has avx512bf16; <c>DEEPSEEK_NATIVE_CPU=0</c> disables it process-wide) — every row count, from one-token
-    /// decode to prefill, so a token's result never depends on the rows it shares a matmul with. It rounds the
-    /// activations to bf16 (relative error ≤ 2^-9 each, as llama.cpp does), so set false where fp32 activations are
-    /// needed bit for bit.
+    /// Whether matmuls on BF16 and block-scaled FP8 weights use the native AVX512-BF16 GEMMs (<c>libdeepseek_cpu.so</c>,
+    /// where it was built and the CPU has avx512bf16 — and avx512vbmi for FP8; <c>DEEPSEEK_NATIVE_CPU=0</c> disables
+    /// them process-wide) — every row count, from one-token decode to prefill, so a token's result never depends on the
+    /// rows it shares a matmul with. They round the activations to bf16 (relative error ≤ 2^-9 each, as llama.cpp
+    /// does; FP8 codes are exact in bf16), so set false where fp32 activations are needed bit for bit.
     /// </summary>
     public bool NativeKernels { get; set; } = true;
 

@@ -112,6 +112,15 @@ internal sealed unsafe class CpuWeight : ComputeWeight
     /// <summary>Columns per scale block (FP8 only).</summary>
     public int BlockCols => _blockCols;
 
+    /// <summary>Rows per scale block (FP8 only).</summary>
+    public int BlockRows => _blockRows;
+
+    /// <summary>Scale blocks per row (FP8 only).</summary>
+    public int GridCols => _gridCols;
+
+    /// <summary>Every block's scale × 2^120, row-major over the (Rows / BlockRows) × GridCols grid (<see cref="IsFp8InPlace"/> weights only).</summary>
+    public float[] Fp8Scales2p120 => _scales2p120 ?? throw new InvalidOperationException($"'{Name}' is not an in-place FP8 weight");
+
     /// <summary>Decodes row <paramref name="r"/> into <paramref name="destination"/> (Cols floats).</summary>
     public void DecodeRow(int r, Span<float> destination)
     {
