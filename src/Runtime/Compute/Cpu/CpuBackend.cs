@@ -39,6 +39,9 @@ public sealed partial class CpuBackend : IComputeBackend
     /// <summary>True when <see cref="NativeKernels"/> is set and the native library is usable on this machine.</summary>
     public bool NativeKernelsActive => NativeKernels && NativeCpuKernels.IsAvailable;
 
+    /// <summary>True when <see cref="NativeKernelsActive"/> and the CPU also runs the native FP8 GEMM (avx512vbmi).</summary>
+    public bool NativeFp8Active => NativeKernelsActive && NativeCpuKernels.Fp8Available;
+
     /// <inheritdoc/>
     public string Name => "cpu";
 
