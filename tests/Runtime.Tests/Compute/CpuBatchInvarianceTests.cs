@@ -249,6 +249,31 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void WeightedSum_and_WeightedSum2_are_AddScaled_row_after_row_bit_for_bit()
+    {
+        foreach (var width in new[] { 0, 1, 15, 16, 17, 32, 40, 63, 64, 65, 130, 512 })
+            foreach (var (n0, n1) in new[] { (1, 1), (1, 2), (5, 3), (7, 7), (20, 33) })
+            {
+                var stride = width + 9;
+                var rows = Random(Math.Max(n0, n1) * stride, width + n0);
+                var (p0, p1) = (Random(n0, 3 * width + n1), Random(n1, 5 * width + n0));
+                float[] Expected(float[] p)
+                {
+                    var acc = new float[width];
+                    for (var j = 0; j < p.Length; j++) RowDot.AddScaled(rows.AsSpan(j * stride, width), p[j], acc);
+                    return acc;
+                }
+                var (o0, o1, alone) = (new float[width], new float[width], new float[width]);
+                Array.Fill(o0, float.NaN);
+                RowDot.WeightedSum2(p0, p1, rows, stride, o0, o1);
+                RowDot.WeightedSum(p0, rows, stride, alone);
+                Assert.Equal(Expected(p0), o0);
+                Assert.Equal(Expected(p1), o1);
+                Assert.Equal(Expected(p0), alone);
+            }
+    }
+
+    [Fact]
     public void AddScaled_is_a_fused_multiply_add_per_element()
     {
         for (var n = 0; n <= 70; n++)

@@ -197,6 +197,10 @@ public sealed partial class CpuBackend
             }
         }
 
+        /// <summary>Cache rows [first, first + n), each's first <paramref name="width"/> values (the latent c_kv) at the cache's stride.</summary>
+        private ReadOnlySpan<float> CacheRows(int first, int n, int width) =>
+            _cache.Data.AsSpan(_cache.Offset + first * _cache.Stride, (n - 1) * _cache.Stride + width);
+
         private ReadOnlySpan<float> Wuk(int h, int i, int nope, int vDim, int latent, float[]? wuk) =>
             wuk is null ? _w.F32Row(h * (nope + vDim) + i) : wuk.AsSpan(i * latent, latent);
 
@@ -240,8 +244,7 @@ public sealed partial class CpuBackend
             }
             for (; j < n; j++) p[j] = RowDot.Dot(qFull, _cache.Row(slot.FirstRow + j)) * scale;
             TensorPrimitives.SoftMax(p, p);
-            ol.Clear();
-            for (j = 0; j < n; j++) RowDot.AddScaled(_cache.Row(slot.FirstRow + j)[..latent], p[j], ol);
+            RowDot.WeightedSum(p, CacheRows(slot.FirstRow, n, latent), _cache.Stride, ol);
             // out = W_UV · Σ p·c_kv: the value up-projection applied once, after the weighted sum.
             var oh = _o.Row(t).Slice(h * vDim, vDim);
             if (_stream)
@@ -306,11 +309,7 @@ public sealed partial class CpuBackend
             for (var k = j; k < n1; k++) p1[k] = RowDot.Dot(qFull1, _cache.Row(first + k)) * scale;
             TensorPrimitives.SoftMax(p0, p0);
             TensorPrimitives.SoftMax(p1, p1);
-            ol0.Clear();
-            ol1.Clear();
-            for (j = 0; j < common; j++) RowDot.AddScaled2(_cache.Row(first + j)[..latent], p0[j], ol0, p1[j], ol1);
-            for (var k = common; k < n0; k++) RowDot.AddScaled(_cache.Row(first + k)[..latent], p0[k], ol0);
-            for (var k = common; k < n1; k++) RowDot.AddScaled(_cache.Row(first + k)[..latent], p1[k], ol1);
+            RowDot.WeightedSum2(p0, p1, CacheRows(first, Math.Max(n0, n1), latent), _cache.Stride, ol0, ol1);
 
             var oh0 = _o.Row(t).Slice(h * vDim, vDim);
             var oh1 = _o.Row(t + 1).Slice(h * vDim, vDim);

@@ -1,0 +1,138 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace DeepSeek.Runtime.Compute.Cpu;
+
+internal static partial class RowDot
+{
+    /// <summary>
+    /// o = Σ_j p[j]·v_j over the rows v_j = rows[j·stride ..][..o.Length], j = 0 … p.Length − 1 in order, each element one
+    /// fused multiply-add per row starting from zero: exactly what <c>o.Clear()</c> and <see cref="AddScaled"/>(v_j, p[j], o)
+    /// for each j in turn give (an FMA per element does not depend on the vector width), but with the partial sums held
+    /// in registers, four vectors of o at a time, instead of loaded and stored again for every row. The value half of
+    /// MLA attention: the attention-weighted sum of the latent cache rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> rows, int stride, Span<float> o) =>
+        WeightedSum2(p, p[..0], rows, stride, o, o[..0]);
+
+    /// <summary>
+    /// <see cref="WeightedSum"/> for two weight vectors over the same rows (the two queries of a speculative pair or of
+    /// neighbouring prefill rows): each row loaded once for both while both have it, then the longer one alone. o0 and o1
+    /// are each bit for bit their <see cref="WeightedSum"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightedSum2(ReadOnlySpan<float> p0, ReadOnlySpan<float> p1, ReadOnlySpan<float> rows, int stride,
+        Span<float> o0, Span<float> o1)
+    {
+        var width = o0.Length;
+        var two = p1.Length > 0;
+        if (two && o1.Length != width) throw new ArgumentException("o0 and o1 differ in length");
+        var longest = Math.Max(p0.Length, p1.Length);
+        if (longest > 0 && rows.Length < (longest - 1) * stride + width)
+            throw new ArgumentException($"{rows.Length} row values for {longest} rows of {width} at stride {stride}");
+        var common = two ? Math.Min(p0.Length, p1.Length) : 0;
+        ref var r = ref MemoryMarshal.GetReference(rows);
+        ref var a = ref MemoryMarshal.GetReference(p0);
+        ref var b = ref MemoryMarshal.GetReference(p1);
+        var d = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; d + 64 <= width; d += 64)
+                Chunk4(ref Unsafe.Add(ref r, d), stride, ref a, p0.Length, ref b, p1.Length, common,
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(o0), d), ref Unsafe.Add(ref MemoryMarshal.GetReference(o1), two ? d : 0), two);
+            for (; d + 16 <= width; d += 16)
+            {
+                Vector512<float> x = default, y = default;
+                var j = 0;
+                for (; j < common; j++)
+                {
+                    var v = Vector512.LoadUnsafe(ref Unsafe.Add(ref r, (nint)j * stride + d));
+                    x = Vector512.FusedMultiplyAdd(v, Vector512.Create(Unsafe.Add(ref a, j)), x);
+                    y = Vector512.FusedMultiplyAdd(v, Vector512.Create(Unsafe.Add(ref b, j)), y);
+                }
+                for (var k = j; k < p0.Length; k++)
+                    x = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref Unsafe.Add(ref r, (nint)k * stride + d)), Vector512.Create(Unsafe.Add(ref a, k)), x);
+                for (var k = j; k < p1.Length; k++)
+                    y = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref Unsafe.Add(ref r, (nint)k * stride + d)), Vector512.Create(Unsafe.Add(ref b, k)), y);
+                x.StoreUnsafe(ref MemoryMarshal.GetReference(o0), (nuint)d);
+                if (two) y.StoreUnsafe(ref MemoryMarshal.GetReference(o1), (nuint)d);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; d + 8 <= width; d += 8)
+            {
+                Vector256<float> x = default, y = default;
+                for (var k = 0; k < p0.Length; k++)
+                    x = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref r, (nint)k * stride + d)), Vector256.Create(Unsafe.Add(ref a, k)), x);
+                for (var k = 0; k < p1.Length; k++)
+                    y = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref r, (nint)k * stride + d)), Vector256.Create(Unsafe.Add(ref b, k)), y);
+                x.StoreUnsafe(ref MemoryMarshal.GetReference(o0), (nuint)d);
+                if (two) y.StoreUnsafe(ref MemoryMarshal.GetReference(o1), (nuint)d);
+            }
+        }
+        for (; d < width; d++)
+        {
+            float x = 0, y = 0;
+            for (var k = 0; k < p0.Length; k++) x = MathF.FusedMultiplyAdd(Unsafe.Add(ref r, (nint)k * stride + d), Unsafe.Add(ref a, k), x);
+            for (var k = 0; k < p1.Length; k++) y = MathF.FusedMultiplyAdd(Unsafe.Add(ref r, (nint)k * stride + d), Unsafe.Add(ref b, k), y);
+            o0[d] = x;
+            if (two) o1[d] = y;
+        }
+    }
+
+    /// <summary>Sums for 64 columns (four vectors) from <paramref name="r"/>, both weight vectors while both last, then each alone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Chunk4(ref float r, int stride, ref float a, int na, ref float b, int nb, int common,
+        ref float o0, ref float o1, bool two)
+    {
+        Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default, y0 = default, y1 = default, y2 = default, y3 = default;
+        var j = 0;
+        for (; j < common; j++)
+        {
+            ref var row = ref Unsafe.Add(ref r, (nint)j * stride);
+            Vector512<float> s = Vector512.Create(Unsafe.Add(ref a, j)), t = Vector512.Create(Unsafe.Add(ref b, j));
+            var v = Vector512.LoadUnsafe(ref row);
+            x0 = Vector512.FusedMultiplyAdd(v, s, x0);
+            y0 = Vector512.FusedMultiplyAdd(v, t, y0);
+            v = Vector512.LoadUnsafe(ref row, 16);
+            x1 = Vector512.FusedMultiplyAdd(v, s, x1);
+            y1 = Vector512.FusedMultiplyAdd(v, t, y1);
+            v = Vector512.LoadUnsafe(ref row, 32);
+            x2 = Vector512.FusedMultiplyAdd(v, s, x2);
+            y2 = Vector512.FusedMultiplyAdd(v, t, y2);
+            v = Vector512.LoadUnsafe(ref row, 48);
+            x3 = Vector512.FusedMultiplyAdd(v, s, x3);
+            y3 = Vector512.FusedMultiplyAdd(v, t, y3);
+        }
+        for (var k = j; k < na; k++)
+        {
+            ref var row = ref Unsafe.Add(ref r, (nint)k * stride);
+            var s = Vector512.Create(Unsafe.Add(ref a, k));
+            x0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row), s, x0);
+            x1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 16), s, x1);
+            x2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 32), s, x2);
+            x3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 48), s, x3);
+        }
+        for (var k = j; k < nb; k++)
+        {
+            ref var row = ref Unsafe.Add(ref r, (nint)k * stride);
+            var t = Vector512.Create(Unsafe.Add(ref b, k));
+            y0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row), t, y0);
+            y1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 16), t, y1);
+            y2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 32), t, y2);
+            y3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 48), t, y3);
+        }
+        x0.StoreUnsafe(ref o0);
+        x1.StoreUnsafe(ref o0, 16);
+        x2.StoreUnsafe(ref o0, 32);
+        x3.StoreUnsafe(ref o0, 48);
+        if (!two) return;
+        y0.StoreUnsafe(ref o1);
+        y1.StoreUnsafe(ref o1, 16);
+        y2.StoreUnsafe(ref o1, 32);
+        y3.StoreUnsafe(ref o1, 48);
+    }
+}
