@@ -270,6 +270,18 @@ public sealed class CpuBatchInvarianceTests : IDisposable
                 Assert.Equal(Expected(p0), o0);
                 Assert.Equal(Expected(p1), o1);
                 Assert.Equal(Expected(p0), alone);
+
+                // Block after block (as MLA attention walks the cache), a block past one vector's end included.
+                var (b0, b1) = (new float[width], new float[width]);
+                for (var j0 = 0; j0 < Math.Max(n0, n1); j0 += 3)
+                {
+                    var j1 = Math.Min(j0 + 3, Math.Max(n0, n1));
+                    RowDot.WeightedSum2(p0.AsSpan(Math.Min(j0, n0), Math.Min(j1, n0) - Math.Min(j0, n0)),
+                        p1.AsSpan(Math.Min(j0, n1), Math.Min(j1, n1) - Math.Min(j0, n1)),
+                        rows.AsSpan(j0 * stride), stride, b0, b1, accumulate: j0 > 0);
+                }
+                Assert.Equal(Expected(p0), b0);
+                Assert.Equal(Expected(p1), b1);
             }
     }
 

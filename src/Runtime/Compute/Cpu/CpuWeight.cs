@@ -81,6 +81,13 @@ internal sealed unsafe class CpuWeight : ComputeWeight
     /// <summary>Row <paramref name="r"/> in place, for F32 weights.</summary>
     public ReadOnlySpan<float> F32Row(int r) => new((float*)_data + (long)r * Cols, Cols);
 
+    /// <summary>Rows [<paramref name="r"/>, r + <paramref name="count"/>) in place, back to back, for F32 weights.</summary>
+    public ReadOnlySpan<float> F32Rows(int r, int count)
+    {
+        Debug.Assert(IsF32 && r >= 0 && count >= 0 && r + count <= Rows);
+        return new((float*)_data + (long)r * Cols, checked(count * Cols));
+    }
+
     /// <summary>True when rows are bfloat16 and can be read in place (<see cref="Bf16Row"/>).</summary>
     public bool IsBf16 => _dtype == DType.BF16;
 

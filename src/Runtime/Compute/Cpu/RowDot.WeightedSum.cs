@@ -15,16 +15,18 @@ internal static partial class RowDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> rows, int stride, Span<float> o) =>
-        WeightedSum2(p, p[..0], rows, stride, o, o[..0]);
+        WeightedSum2(p, [], rows, stride, o, []);
 
     /// <summary>
     /// <see cref="WeightedSum"/> for two weight vectors over the same rows (the two queries of a speculative pair or of
     /// neighbouring prefill rows): each row loaded once for both while both have it, then the longer one alone. o0 and o1
-    /// are each bit for bit their <see cref="WeightedSum"/>.
+    /// are each bit for bit their <see cref="WeightedSum"/>; o1 is untouched when p1 is empty. With
+    /// <paramref name="accumulate"/> the chains continue from o0/o1 instead of zero, so a sum over rows taken block after
+    /// block equals the sum over all of them at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum2(ReadOnlySpan<float> p0, ReadOnlySpan<float> p1, ReadOnlySpan<float> rows, int stride,
-        Span<float> o0, Span<float> o1)
+        Span<float> o0, Span<float> o1, bool accumulate = false)
     {
         var width = o0.Length;
         var two = p1.Length > 0;
@@ -41,10 +43,11 @@ internal static partial class RowDot
         {
             for (; d + 64 <= width; d += 64)
                 Chunk4(ref Unsafe.Add(ref r, d), stride, ref a, p0.Length, ref b, p1.Length, common,
-                    ref Unsafe.Add(ref MemoryMarshal.GetReference(o0), d), ref Unsafe.Add(ref MemoryMarshal.GetReference(o1), two ? d : 0), two);
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(o0), d), ref Unsafe.Add(ref MemoryMarshal.GetReference(o1), two ? d : 0), two, accumulate);
             for (; d + 16 <= width; d += 16)
             {
-                Vector512<float> x = default, y = default;
+                Vector512<float> x = accumulate ? Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(o0), (nuint)d) : default;
+                var y = accumulate && two ? Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(o1), (nuint)d) : default;
                 var j = 0;
                 for (; j < common; j++)
                 {
@@ -64,7 +67,8 @@ internal static partial class RowDot
         {
             for (; d + 8 <= width; d += 8)
             {
-                Vector256<float> x = default, y = default;
+                Vector256<float> x = accumulate ? Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(o0), (nuint)d) : default;
+                var y = accumulate && two ? Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(o1), (nuint)d) : default;
                 for (var k = 0; k < p0.Length; k++)
                     x = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref Unsafe.Add(ref r, (nint)k * stride + d)), Vector256.Create(Unsafe.Add(ref a, k)), x);
                 for (var k = 0; k < p1.Length; k++)
@@ -75,7 +79,7 @@ internal static partial class RowDot
         }
         for (; d < width; d++)
         {
-            float x = 0, y = 0;
+            float x = accumulate ? o0[d] : 0, y = accumulate && two ? o1[d] : 0;
             for (var k = 0; k < p0.Length; k++) x = MathF.FusedMultiplyAdd(Unsafe.Add(ref r, (nint)k * stride + d), Unsafe.Add(ref a, k), x);
             for (var k = 0; k < p1.Length; k++) y = MathF.FusedMultiplyAdd(Unsafe.Add(ref r, (nint)k * stride + d), Unsafe.Add(ref b, k), y);
             o0[d] = x;
@@ -86,9 +90,14 @@ internal static partial class RowDot
     /// <summary>Sums for 64 columns (four vectors) from <paramref name="r"/>, both weight vectors while both last, then each alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Chunk4(ref float r, int stride, ref float a, int na, ref float b, int nb, int common,
-        ref float o0, ref float o1, bool two)
+        ref float o0, ref float o1, bool two, bool accumulate)
     {
         Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default, y0 = default, y1 = default, y2 = default, y3 = default;
+        if (accumulate)
+        {
+            (x0, x1, x2, x3) = (Vector512.LoadUnsafe(ref o0), Vector512.LoadUnsafe(ref o0, 16), Vector512.LoadUnsafe(ref o0, 32), Vector512.LoadUnsafe(ref o0, 48));
+            if (two) (y0, y1, y2, y3) = (Vector512.LoadUnsafe(ref o1), Vector512.LoadUnsafe(ref o1, 16), Vector512.LoadUnsafe(ref o1, 32), Vector512.LoadUnsafe(ref o1, 48));
+        }
         var j = 0;
         for (; j < common; j++)
         {
