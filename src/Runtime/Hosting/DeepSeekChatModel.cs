@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute;
 using DeepSeek.Runtime.Distributed;
+using DeepSeek.Runtime.Diagnostics;
 using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tokenization;
@@ -91,6 +92,13 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
         return LoadCore(modelDirectory, options, experts.CreateLayer, loggerFactory, meterFactory);
     }
 
+    /// <summary>See <see cref="DeepSeekModelOptions.Speculative"/>: MTP where a step streams more weights than the caches hold, or on a GPU.</summary>
+    private static SpeculativeDecoding DefaultSpeculative(Checkpoint checkpoint, IComputeBackend backend) =>
+        checkpoint.Config.NumNextNPredictLayers == 0 || backend is not Compute.Cpu.CpuBackend
+            || ModelCost.For(checkpoint).DecodeBytesPerToken >= DeepSeekModelOptions.MtpMinimumDecodeBytes
+            ? SpeculativeDecoding.Auto
+            : SpeculativeDecoding.None;
+
     private static DeepSeekChatModel LoadCore(string modelDirectory, DeepSeekModelOptions? options, MoeLayerFactory? moeLayers, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
@@ -122,7 +130,8 @@ public sealed partial class DeepSeekChatModel : ChatModelBase
             backend = factory.Create(options.Threads);
             var transformer = new Transformer(backend, weights, context, MlaMode.Absorbed, moeLayers);
             var eos = tokenizer.EosTokenId is { } e ? config.EosTokenIds.Append(e).Distinct() : config.EosTokenIds;
-            var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context, tokenizer.VocabSize);
+            var speculative = options.Speculative ?? DefaultSpeculative(checkpoint, backend);
+            var generator = new Generator(transformer, () => new TokenizerTextDecoder(tokenizer), eos, context, tokenizer.VocabSize, speculative);
             if (options.WarmUp) generator.WarmUp();
             var id = string.IsNullOrWhiteSpace(options.ModelId) ? Path.GetFileName(dir.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)) : options.ModelId;
             var info = new ChatModelInfo(id, config, context, tokenizer, format, backend.Name);

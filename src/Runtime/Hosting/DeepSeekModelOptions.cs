@@ -1,3 +1,5 @@
+using DeepSeek.Runtime.Generation;
+
 namespace DeepSeek.Runtime.Hosting;
 
 /// <summary>
@@ -38,6 +40,19 @@ public sealed class DeepSeekModelOptions
     /// load and not by the first request's time to first token (the embedded model: ~0.2 s). Default true.
     /// </summary>
     public bool WarmUp { get; set; } = true;
+
+    /// <summary>
+    /// MTP speculative decoding for models with an MTP layer; null (default) chooses: <see cref="SpeculativeDecoding.Auto"/>
+    /// where it pays — on a GPU, and on the CPU for models whose decode streams at least
+    /// <see cref="MtpMinimumDecodeBytes"/> of weights per token, where verifying a second row costs little next to that
+    /// stream — and <see cref="SpeculativeDecoding.None"/> for smaller, cache-resident models on the CPU, whose steps are
+    /// arithmetic, so a verified draft costs nearly a full row (the embedded model: MTP ran at 0.84–0.87× plain decoding
+    /// on 2 Zen 4 cores with 99.96 % of its drafts accepted). Greedy output is the same either way.
+    /// </summary>
+    public SpeculativeDecoding? Speculative { get; set; }
+
+    /// <summary>Decode weight bytes per token from which a CPU model drafts with MTP by default (64 MiB: past the caches).</summary>
+    public const long MtpMinimumDecodeBytes = 64L << 20;
 
     /// <summary>Default sampling temperature (0 = greedy). DeepSeek recommend 0.6 for R1.</summary>
     public double Temperature { get; set; } = 0.6;

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using DeepSeek.Runtime.Generation;
 using DeepSeek.Runtime.Hosting;
 using Microsoft.Extensions.AI;
 
@@ -22,7 +23,8 @@ public sealed class TinyMtpChatModelFixture : IDisposable
 
 public sealed class MtpUsageTests(TinyMtpChatModelFixture mtp, TinyChatModelFixture plain) : IClassFixture<TinyMtpChatModelFixture>, IClassFixture<TinyChatModelFixture>
 {
-    private static DeepSeekModelOptions Options(string id) => new() { Temperature = 0, ContextLength = 256, ModelId = id };
+    // MTP asked for: on the CPU a model this small would not draft by default (see DeepSeekModelOptions.Speculative).
+    private static DeepSeekModelOptions Options(string id) => new() { Temperature = 0, ContextLength = 256, ModelId = id, Speculative = SpeculativeDecoding.Auto };
 
     private static ChatOptions Greedy(int n) => new() { Temperature = 0, MaxOutputTokens = n };
 
@@ -64,6 +66,23 @@ public sealed class MtpUsageTests(TinyMtpChatModelFixture mtp, TinyChatModelFixt
         listener.RecordObservableInstruments();
         Assert.Equal(2 * drafted, measured[DeepSeekDiagnostics.MtpDraftedTokens]);
         Assert.Equal(2 * accepted, measured.GetValueOrDefault(DeepSeekDiagnostics.MtpAcceptedTokens));
+    }
+
+    [Fact]
+    public async Task On_the_cpu_a_cache_resident_model_does_not_draft_by_default_and_answers_the_same()
+    {
+        var defaults = Options("mtp-default");
+        defaults.Speculative = null;
+        using var model = DeepSeekChatModel.Load(mtp.ModelPath, defaults);
+        using var client = new DeepSeekChatClient(model);
+        var response = await client.GetResponseAsync("Count to ten.", Greedy(24));
+        Assert.Null(response.Usage!.AdditionalCounts);
+
+        using var drafting = DeepSeekChatModel.Load(mtp.ModelPath, Options("mtp-auto"));
+        using var draftingClient = new DeepSeekChatClient(drafting);
+        var speculative = await draftingClient.GetResponseAsync("Count to ten.", Greedy(24));
+        Assert.True(speculative.Usage!.AdditionalCounts![DeepSeekChatClient.MtpDraftedTokensKey] > 0);
+        Assert.Equal(response.Text, speculative.Text);
     }
 
     [Fact]
