@@ -171,25 +171,26 @@ DS_INLINE DS_TARGET_FP8 void fp8_small(const uint16_t* xb, int m, int k, long ld
 // fall in one L1 set.
 #define F8_LD (DS_KC + 32)
 
-// NR weight rows' codes over [k0, k1) → bf16 rows of buf (row stride F8_LD, column k − k0), zero past k1; the next
-// panel's codes are prefetched into L2 on the way (see tile() in gemm_bf16.c).
+// NR weight rows' codes over [k0, k1) → bf16 rows of buf (row stride F8_LD, column k − k0), zero past k1.
 DS_INLINE DS_TARGET_FP8 void fp8_panel_to_bf16(const uint8_t* w, long ldw, int k0, int k1, uint16_t* buf, int nr)
 {
     for (int j = 0; j < nr; j++)
     {
         const uint8_t* r = w + j * ldw;
         uint16_t* d = buf + j * F8_LD;
-        for (int k = k0; k < k1; k += 32)
-        {
-            _mm512_store_si512(d + (k - k0), (__m512i)fp8_to_bf16(_mm256_maskz_loadu_epi8(DS_MASK32(k1 - k), r + k)));
-            _mm_prefetch((const char*)(r + nr * ldw + k), _MM_HINT_T1);
-        }
+        int k = k0;
+        for (; k + 32 <= k1; k += 32)
+            _mm512_store_si512(d + (k - k0), (__m512i)fp8_to_bf16(_mm256_loadu_si256((const __m256i*)(r + k))));
+        if (k < k1) _mm512_store_si512(d + (k - k0), (__m512i)fp8_to_bf16(_mm256_maskz_loadu_epi8(DS_MASK32(k1 - k), r + k)));
     }
 }
 
-// MR token rows × NR converted weight rows over [k0, k1): MR·NR block sums and MR·NR totals in registers.
+// MR token rows × NR converted weight rows over [k0, k1): MR·NR block sums and MR·NR totals in registers. Every
+// pass prefetches the next panel's codes (pf, row stride ldw) into L2, as gemm_bf16.c's tiles do: asked once, in the
+// conversion, L2 dropped much of it.
 DS_INLINE DS_TARGET_FP8 void fp8_tile(const uint16_t* xb, long ldx, const uint16_t* wb, const float* const* scales, int bc,
-                                  float* out, long ldo, int k0, int k1, int accumulate, const int MR, const int NR)
+                                  float* out, long ldo, int k0, int k1, int accumulate, const int MR, const int NR,
+                                  const uint8_t* pf, long ldw)
 {
     __m512 total[F8_MR][F8_NR];
 #pragma GCC unroll 4
@@ -214,6 +215,7 @@ DS_INLINE DS_TARGET_FP8 void fp8_tile(const uint16_t* xb, long ldx, const uint16
             for (int j = 0; j < NR; j++)
             {
                 __m512bh wv = (__m512bh)_mm512_load_si512(wb + j * F8_LD + (k - k0));
+                _mm_prefetch((const char*)(pf + j * ldw + k), _MM_HINT_T1);
 #pragma GCC unroll 4
                 for (int t = 0; t < MR; t++) acc[t][j] = _mm512_dpbf16_ps(acc[t][j], xv[t], wv);
             }
@@ -252,11 +254,11 @@ DS_INLINE DS_TARGET_FP8 void fp8_tile(const uint16_t* xb, long ldx, const uint16
         }
 }
 
-#define F8_TILE(MR_, NR_) fp8_tile(xt + t * ldx, ldx, buf, sr, bc, ot + t * ldo + j, ldo, k0, k1, acc, MR_, NR_)
+#define F8_TILE(MR_, NR_) fp8_tile(xt + t * ldx, ldx, buf, sr, bc, ot + t * ldo + j, ldo, k0, k1, acc, MR_, NR_, pf, ldw)
 
 // All token rows of a block for one converted panel of nr (1..3) weight rows.
 DS_INLINE DS_TARGET_FP8 void fp8_panel(const uint16_t* xt, int tm, long ldx, const uint16_t* buf, const float* const* sr, int bc,
-                                   float* ot, long ldo, int j, int k0, int k1, int acc, const int NR)
+                                   float* ot, long ldo, int j, int k0, int k1, int acc, const int NR, const uint8_t* pf, long ldw)
 {
     int t = 0;
     for (; t + F8_MR <= tm; t += F8_MR) F8_TILE(F8_MR, NR);
@@ -300,11 +302,12 @@ DS_EXPORT DS_TARGET_FP8 void ds_gemm_fp8(const uint16_t* xb, int m, int k, long 
                     const float* sr[F8_NR];
                     for (int r = 0; r < nr; r++) sr[r] = scales + (long)((j + r) / blockRows) * gridCols;
                     fp8_panel_to_bf16(w + (long)j * ldw, ldw, k0, k1, buf, nr);
+                    const uint8_t* pf = w + (long)(j + nr) * ldw;   // never faults, even past the weight
                     switch (nr)
                     {
-                        case 3: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 3); break;
-                        case 2: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 2); break;
-                        default: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 1); break;
+                        case 3: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 3, pf, ldw); break;
+                        case 2: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 2, pf, ldw); break;
+                        default: fp8_panel(xt, tm, ldx, buf, sr, bc, ot, ldo, j, k0, k1, acc, 1, pf, ldw); break;
                     }
                 }
                 if (k == 0) break;
