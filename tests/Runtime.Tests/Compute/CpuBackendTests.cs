@@ -175,12 +175,13 @@ public sealed class CpuBackendTests : IDisposable
     }
 
     [Theory]
-    [InlineData(4, 4, 8, 6)]
-    [InlineData(6, 2, 5, 3)]
-    [InlineData(1, 1, 1, 1)]
-    public void Attention_matches_naive_causal_softmax(int heads, int kvHeads, int qkDim, int vDim)
+    [InlineData(4, 4, 8, 6, 9)]
+    [InlineData(6, 2, 5, 3, 9)]
+    [InlineData(1, 1, 1, 1, 9)]
+    [InlineData(6, 2, 20, 17, 150)]   // groups of 3 (a head pair and a lone head), past two 64-position blocks
+    [InlineData(4, 1, 64, 128, 70)]
+    public void Attention_matches_naive_causal_softmax(int heads, int kvHeads, int qkDim, int vDim, int tokens)
     {
-        const int tokens = 9;
         var q = Random(tokens * heads * qkDim, 8);
         var k = Random(tokens * kvHeads * qkDim, 9, 2);
         var v = Random(tokens * kvHeads * vDim, 10);
@@ -202,7 +203,17 @@ public sealed class CpuBackendTests : IDisposable
                 for (var d = 0; d < vDim; d++)
                     expected[(t * heads + h) * vDim + d] = (float)Enumerable.Range(0, t + 1).Sum(j => Math.Exp(s[j] - max) / z * v[(j * kvHeads + kh) * vDim + d]);
             }
-        Close(expected, Host(o), 1e-5f);
+        var got = Host(o);
+        Close(expected, got, 1e-5f);
+
+        // Each row alone (a decode step) gives its batched values bit for bit.
+        foreach (var t in new[] { 0, tokens / 2, tokens - 1 })
+        {
+            var alone = _backend.Allocate(1, heads * vDim);
+            _backend.Attention(Tensor(q.AsSpan(t * heads * qkDim, heads * qkDim).ToArray(), 1, heads * qkDim), Tensor(k, tokens, kvHeads * qkDim),
+                Tensor(v, tokens, kvHeads * vDim), [slots[t]], new AttentionShape(heads, kvHeads, qkDim, vDim, 0.7f), alone);
+            Assert.Equal(got.AsSpan(t * heads * vDim, heads * vDim).ToArray(), Host(alone));
+        }
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed partial class CpuBackend
         job.Set(qt, k, v, o, slots, shape);
         try
         {
-            Dispatch(job, PartsFor(job.Work, qt.Rows * heads));
+            Dispatch(job, PartsFor(job.Work, qt.Rows * kvHeads));
         }
         finally
         {
@@ -67,7 +67,14 @@ public sealed partial class CpuBackend
         return buffer;
     }
 
-    /// <summary>Softmax attention, one (token, head) pair per work item.</summary>
+    /// <summary>
+    /// Softmax attention, one (token, KV head) pair per work item: the query heads that share the KV head (a GQA group)
+    /// are scored two at a time against each key row (<see cref="RowDot.Dot4x2"/>) and sum the value rows together
+    /// (<see cref="RowDot.WeightedSum2"/>, partial sums in registers), the cache walked in blocks of
+    /// <see cref="MlaJob.PositionBlock"/> positions so each block is read once for the whole group. Every value is a fixed-order
+    /// sum (scores are <see cref="RowDot.Dot"/>, a head pair fixed by head index), so a row's result does not depend on
+    /// the rows beside it.
+    /// </summary>
     private sealed class AttentionJob : ICpuJob
     {
         private CpuTensor _q = null!, _k = null!, _v = null!, _o = null!;
@@ -88,32 +95,79 @@ public sealed partial class CpuBackend
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part, int parts)
         {
-            var (heads, kvHeads, qkDim, vDim, scale) = _shape;
+            var (heads, kvHeads, _, _, _) = _shape;
             var group = heads / kvHeads;
-            var (start, end) = Split(_tokens * heads, part, parts);
-            var scores = ArrayPool<float>.Shared.Rent(_maxPosition + 1);
+            var (start, end) = Split(_tokens * kvHeads, part, parts);
+            var scores = ArrayPool<float>.Shared.Rent(group * (_maxPosition + 1));
             try
             {
-                for (var work = start; work < end; work++)
-                {
-                    int t = work / heads, h = work % heads, kh = h / group;
-                    var slot = _slots[t];
-                    var n = slot.Position + 1;
-                    var qh = _q.Row(t).Slice(h * qkDim, qkDim);
-                    var p = scores.AsSpan(0, n);
-                    for (var j = 0; j < n; j++)
-                        p[j] = TensorPrimitives.Dot(qh, _k.Row(slot.FirstRow + j).Slice(kh * qkDim, qkDim)) * scale;
-                    TensorPrimitives.SoftMax(p, p);
-                    var oh = _o.Row(t).Slice(h * vDim, vDim);
-                    oh.Clear();
-                    for (var j = 0; j < n; j++)
-                        TensorPrimitives.MultiplyAdd(_v.Row(slot.FirstRow + j).Slice(kh * vDim, vDim), p[j], oh, oh);
-                }
+                for (var work = start; work < end; work++) Group(work / kvHeads, work % kvHeads, group, scores);
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(scores);
             }
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Group(int t, int kh, int group, float[] scores)
+        {
+            var (_, _, qkDim, vDim, scale) = _shape;
+            var slot = _slots[t];
+            var n = slot.Position + 1;
+            var stride = _maxPosition + 1;
+            Span<float> r = stackalloc float[8];
+            for (var j0 = 0; j0 < n; j0 += MlaJob.PositionBlock)
+            {
+                var j1 = Math.Min(j0 + MlaJob.PositionBlock, n);
+                for (var g = 0; g < group; g += 2)
+                {
+                    var two = g + 1 < group;
+                    var h = kh * group + g;
+                    var qa = _q.Row(t).Slice(h * qkDim, qkDim);
+                    var qb = two ? _q.Row(t).Slice((h + 1) * qkDim, qkDim) : qa;
+                    var pa = scores.AsSpan(g * stride, n);
+                    var pb = scores.AsSpan((two ? g + 1 : g) * stride, n);
+                    var j = j0;
+                    for (; j + 4 <= j1; j += 4)
+                    {
+                        var c = slot.FirstRow + j;
+                        ReadOnlySpan<float> k0 = Key(c, kh), k1 = Key(c + 1, kh), k2 = Key(c + 2, kh), k3 = Key(c + 3, kh);
+                        if (two) RowDot.Dot4x2(qa, qb, k0, k1, k2, k3, r);
+                        else RowDot.Dot4(qa, k0, k1, k2, k3, r);
+                        for (var i = 0; i < 4; i++)
+                        {
+                            pa[j + i] = r[i] * scale;
+                            if (two) pb[j + i] = r[4 + i] * scale;
+                        }
+                    }
+                    for (; j < j1; j++)
+                    {
+                        var key = Key(slot.FirstRow + j, kh);
+                        pa[j] = RowDot.Dot(qa, key) * scale;
+                        if (two) pb[j] = RowDot.Dot(qb, key) * scale;
+                    }
+                }
+            }
+            for (var g = 0; g < group; g++)
+            {
+                var p = scores.AsSpan(g * stride, n);
+                TensorPrimitives.SoftMax(p, p);
+            }
+            for (var j0 = 0; j0 < n; j0 += MlaJob.PositionBlock)
+            {
+                var j1 = Math.Min(j0 + MlaJob.PositionBlock, n);
+                var rows = _v.Data.AsSpan(_v.Offset + (slot.FirstRow + j0) * _v.Stride + kh * vDim, (j1 - j0 - 1) * _v.Stride + vDim);
+                for (var g = 0; g < group; g += 2)
+                {
+                    var h = kh * group + g;
+                    var two = g + 1 < group;
+                    RowDot.WeightedSum2(scores.AsSpan(g * stride + j0, j1 - j0), two ? scores.AsSpan((g + 1) * stride + j0, j1 - j0) : [],
+                        rows, _v.Stride, _o.Row(t).Slice(h * vDim, vDim), two ? _o.Row(t).Slice((h + 1) * vDim, vDim) : [], accumulate: j0 > 0);
+                }
+            }
+        }
+
+        private ReadOnlySpan<float> Key(int row, int kh) => _k.Row(row).Slice(kh * _shape.QkDim, _shape.QkDim);
     }
 }
