@@ -126,7 +126,6 @@ DS_INLINE DS_TARGET void panel(const uint16_t* xb, int m, long ldx, const uint16
     }
 }
 
-
 // One or two token rows (a decode step, a speculative pair): one weight row at a time, streamed once in memory order,
 // because there is too little work per byte to hide six interleaved 4 KiB row streams. From three rows on the panels
 // win (best of 5, 2 threads, 64 expert matrices 1408 × 2048: 3 rows 10.7 vs 15.5 ms, 8 rows 15.6 vs 38.5 ms — eight
