@@ -286,6 +286,23 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
+    public void WeightedSumBf16_is_AddScaledBf16_row_after_row_bit_for_bit()
+    {
+        foreach (var width in new[] { 0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 512 })
+            foreach (var n in new[] { 1, 2, 5, 20 })
+            {
+                var stride = width + 7;
+                var rows = Random(n * stride, width + n).Select(v => BFloat16Codec.FromSingle(v * 3)).ToArray();
+                var p = Random(n, 11 * width + n);
+                var expected = new float[width];
+                for (var i = 0; i < n; i++) RowDot.AddScaledBf16(rows.AsSpan(i * stride, width), p[i], expected);
+                var got = Enumerable.Repeat(float.NaN, width).ToArray();
+                RowDot.WeightedSumBf16(p, rows, stride, got);
+                Assert.Equal(expected, got);
+            }
+    }
+
+    [Fact]
     public void AddScaled_is_a_fused_multiply_add_per_element()
     {
         for (var n = 0; n <= 70; n++)

@@ -142,14 +142,10 @@ public sealed partial class CpuBackend
                     RowDot.WeightedSum2(q0[..nope], q1[..nope], WRows(h, hh, nope, nope, vDim, latent, decoded), latent, ql0, ql1);
                     q1.Slice(nope, rope).CopyTo(b.QFull(t + 1, hh)[latent..]);
                 }
+                else if (_stream && _w.IsBf16) RowDot.WeightedSumBf16(q0[..nope], _w.Bf16Rows(rowBase, nope), latent, ql0);
                 else if (_stream)
-                {
                     for (var i = 0; i < nope; i++)
-                    {
-                        if (_w.IsBf16) RowDot.AddScaledBf16(_w.Bf16Row(rowBase + i), q0[i], ql0);
-                        else RowDot.AddScaledFp8(_w.Fp8Row(rowBase + i), _w.Fp8RowScales(rowBase + i), _w.BlockCols, q0[i], ql0);
-                    }
-                }
+                        RowDot.AddScaledFp8(_w.Fp8Row(rowBase + i), _w.Fp8RowScales(rowBase + i), _w.BlockCols, q0[i], ql0);
                 else RowDot.WeightedSum(q0[..nope], WRows(h, hh, nope, nope, vDim, latent, decoded), latent, ql0);
                 q0.Slice(nope, rope).CopyTo(b.QFull(t, hh)[latent..]);
                 t += two ? 2 : 1;

@@ -91,6 +91,13 @@ internal sealed unsafe class CpuWeight : ComputeWeight
     /// <summary>True when rows are bfloat16 and can be read in place (<see cref="Bf16Row"/>).</summary>
     public bool IsBf16 => _dtype == DType.BF16;
 
+    /// <summary>Rows [<paramref name="r"/>, r + <paramref name="count"/>) of a BF16 matrix in place, back to back.</summary>
+    public ReadOnlySpan<ushort> Bf16Rows(int r, int count)
+    {
+        Debug.Assert(IsBf16 && r >= 0 && count >= 0 && r + count <= Rows);
+        return new((ushort*)_data + (long)r * Cols, checked(count * Cols));
+    }
+
     /// <summary>Row <paramref name="r"/> of a BF16 matrix, in place (the bits; see <see cref="RowDot.DotBf16"/>).</summary>
     public ReadOnlySpan<ushort> Bf16Row(int r)
     {

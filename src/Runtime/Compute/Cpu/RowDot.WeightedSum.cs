@@ -144,4 +144,68 @@ internal static partial class RowDot
         y2.StoreUnsafe(ref o1, 32);
         y3.StoreUnsafe(ref o1, 48);
     }
+
+    /// <summary>
+    /// o = Σ_i p[i]·bf16(r_i) over BF16 rows r_i = rows[i·stride ..][..o.Length] read in place, one FMA per element and row in
+    /// order from zero: bit for bit <c>o.Clear()</c> and <see cref="AddScaledBf16"/>(r_i, p[i], o) for each i (widening is
+    /// exact), with the partial sums in registers, 64 columns at a time. Absorbed MLA's q_latent = W_UKᵀ·q_nope for a
+    /// lone decode row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightedSumBf16(ReadOnlySpan<float> p, ReadOnlySpan<ushort> rows, int stride, Span<float> o)
+    {
+        var width = o.Length;
+        var n = p.Length;
+        if (n > 0 && rows.Length < (n - 1) * stride + width)
+            throw new ArgumentException($"{rows.Length} row values for {n} rows of {width} at stride {stride}");
+        ref var r = ref MemoryMarshal.GetReference(rows);
+        ref var a = ref MemoryMarshal.GetReference(p);
+        ref var od = ref MemoryMarshal.GetReference(o);
+        var d = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; d + 64 <= width; d += 64)
+            {
+                Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default;
+                for (var i = 0; i < n; i++)
+                {
+                    ref var row = ref Unsafe.Add(ref r, (nint)i * stride + d);
+                    var s = Vector512.Create(Unsafe.Add(ref a, i));
+                    var (w0, w1) = Vector512.Widen(Vector512.LoadUnsafe(ref row));
+                    var (w2, w3) = Vector512.Widen(Vector512.LoadUnsafe(ref row, 32));
+                    x0 = Vector512.FusedMultiplyAdd((w0 << 16).AsSingle(), s, x0);
+                    x1 = Vector512.FusedMultiplyAdd((w1 << 16).AsSingle(), s, x1);
+                    x2 = Vector512.FusedMultiplyAdd((w2 << 16).AsSingle(), s, x2);
+                    x3 = Vector512.FusedMultiplyAdd((w3 << 16).AsSingle(), s, x3);
+                }
+                x0.StoreUnsafe(ref od, (nuint)d);
+                x1.StoreUnsafe(ref od, (nuint)d + 16);
+                x2.StoreUnsafe(ref od, (nuint)d + 32);
+                x3.StoreUnsafe(ref od, (nuint)d + 48);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; d + 16 <= width; d += 16)
+            {
+                Vector256<float> x0 = default, x1 = default;
+                for (var i = 0; i < n; i++)
+                {
+                    var s = Vector256.Create(Unsafe.Add(ref a, i));
+                    var (w0, w1) = Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.Add(ref r, (nint)i * stride + d)));
+                    x0 = Vector256.FusedMultiplyAdd((w0 << 16).AsSingle(), s, x0);
+                    x1 = Vector256.FusedMultiplyAdd((w1 << 16).AsSingle(), s, x1);
+                }
+                x0.StoreUnsafe(ref od, (nuint)d);
+                x1.StoreUnsafe(ref od, (nuint)d + 8);
+            }
+        }
+        for (; d < width; d++)
+        {
+            float x = 0;
+            for (var i = 0; i < n; i++)
+                x = MathF.FusedMultiplyAdd(BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref r, (nint)i * stride + d) << 16), Unsafe.Add(ref a, i), x);
+            o[d] = x;
+        }
+    }
 }
