@@ -206,23 +206,6 @@ public sealed class CpuBatchInvarianceTests : IDisposable
     }
 
     [Fact]
-    public void AddScaled2_is_AddScaled_on_each_accumulator()
-    {
-        for (var n = 0; n <= 70; n++)
-        {
-            var v = Random(n, n);
-            var a = Random(n, 500 + n);
-            var b = Random(n, 900 + n);
-            var (ea, eb) = (a.ToArray(), b.ToArray());
-            RowDot.AddScaled(v, 0.37f, ea);
-            RowDot.AddScaled(v, -1.3f, eb);
-            RowDot.AddScaled2(v, 0.37f, a, -1.3f, b);
-            Assert.Equal(ea, a);
-            Assert.Equal(eb, b);
-        }
-    }
-
-    [Fact]
     public void AddScaledBf16_and_AddScaledFp8_are_AddScaled_of_the_decoded_row_bit_for_bit()
     {
         foreach (var blockCols in new[] { 16, 128 })

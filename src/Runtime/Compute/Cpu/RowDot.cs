@@ -423,43 +423,6 @@ internal static partial class RowDot
         r[7] = t3;
     }
 
-    /// <summary>acc0[i] = fma(v[i], s0, acc0[i]) and acc1[i] = fma(v[i], s1, acc1[i]): <see cref="AddScaled"/> for two accumulators sharing each load of v.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AddScaled2(ReadOnlySpan<float> v, float s0, Span<float> acc0, float s1, Span<float> acc1)
-    {
-        ref var vr = ref MemoryMarshal.GetReference(v);
-        ref var ar = ref MemoryMarshal.GetReference(acc0);
-        ref var br = ref MemoryMarshal.GetReference(acc1);
-        var n = v.Length;
-        var i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> sa = Vector512.Create(s0), sb = Vector512.Create(s1);
-            for (; i + 16 <= n; i += 16)
-            {
-                var x = Vector512.LoadUnsafe(ref vr, (nuint)i);
-                Vector512.FusedMultiplyAdd(x, sa, Vector512.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
-                Vector512.FusedMultiplyAdd(x, sb, Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> sa = Vector256.Create(s0), sb = Vector256.Create(s1);
-            for (; i + 8 <= n; i += 8)
-            {
-                var x = Vector256.LoadUnsafe(ref vr, (nuint)i);
-                Vector256.FusedMultiplyAdd(x, sa, Vector256.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref ar, (nuint)i);
-                Vector256.FusedMultiplyAdd(x, sb, Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref br, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            var x = Unsafe.Add(ref vr, i);
-            Unsafe.Add(ref ar, i) = MathF.FusedMultiplyAdd(x, s0, Unsafe.Add(ref ar, i));
-            Unsafe.Add(ref br, i) = MathF.FusedMultiplyAdd(x, s1, Unsafe.Add(ref br, i));
-        }
-    }
-
     /// <summary>
     /// Output columns [j0, j1) of x · Wᵀ for one or two rows, with W given transposed (<paramref name="wt"/> is [k, n]:
     /// input i's weights for all n outputs contiguous). Each output is one chain s = fma(x[i], wt[i, j], s) for i = 0 … k-1
