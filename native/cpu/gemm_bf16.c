@@ -82,7 +82,7 @@ DS_INLINE DS_TARGET void tile(const uint16_t* xb, long ldx, const uint16_t* w, l
     }
     if (k < k1)
     {
-        __mmask32 m = (__mmask32)((1ull << (k1 - k)) - 1);
+        __mmask32 m = DS_MASK32(k1 - k);
         __m512bh xv[4];
 #pragma GCC unroll 4
         for (int t = 0; t < MR; t++) xv[t] = (__m512bh)_mm512_maskz_loadu_epi16(m, xb + t * ldx + k);
@@ -148,7 +148,7 @@ DS_INLINE DS_TARGET void row_tile(const uint16_t* xb, long ldx, const uint16_t* 
     }
     if (k < k1)
     {
-        __mmask32 m = (__mmask32)((1ull << (k1 - k)) - 1);
+        __mmask32 m = DS_MASK32(k1 - k);
         __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + k);
 #pragma GCC unroll 2
         for (int t = 0; t < MR; t++) acc[t] = _mm512_dpbf16_ps(acc[t], (__m512bh)_mm512_maskz_loadu_epi16(m, xb + t * ldx + k), wv);

@@ -107,10 +107,7 @@ public sealed partial class CpuBackend
 
             public Span<float> Sum(int t, int hh) => Latent.AsSpan(((t - FirstRow) * Heads + hh) * LatentWidth, LatentWidth);
 
-            /// <summary>
-            /// Scores of (group row, head); a lone row keeps head hh + 1's (hh even) in slot (1, hh), beside head hh's,
-            /// since its second-row slots are free.
-            /// </summary>
+            /// <summary>Scores of (row of the group, head).</summary>
             public Span<float> P(int row, int hh, int n) => Scores.AsSpan((row * Heads + hh) * MaxN, n);
         }
 
@@ -133,7 +130,6 @@ public sealed partial class CpuBackend
                 var two = GroupAt(t) == 2;
                 var q0 = _q.Row(t).Slice(h * qkDim, qkDim);
                 var ql0 = b.QFull(t, hh)[..latent];
-                ql0.Clear();
                 if (two)
                 {
                     var q1 = _q.Row(t + 1).Slice(h * qkDim, qkDim);
@@ -144,8 +140,11 @@ public sealed partial class CpuBackend
                 }
                 else if (_stream && _w.IsBf16) RowDot.WeightedSumBf16(q0[..nope], _w.Bf16Rows(rowBase, nope), latent, ql0);
                 else if (_stream)
+                {
+                    ql0.Clear();
                     for (var i = 0; i < nope; i++)
                         RowDot.AddScaledFp8(_w.Fp8Row(rowBase + i), _w.Fp8RowScales(rowBase + i), _w.BlockCols, q0[i], ql0);
+                }
                 else RowDot.WeightedSum(q0[..nope], WRows(h, hh, nope, nope, vDim, latent, decoded), latent, ql0);
                 q0.Slice(nope, rope).CopyTo(b.QFull(t, hh)[latent..]);
                 t += two ? 2 : 1;
@@ -192,7 +191,7 @@ public sealed partial class CpuBackend
                     {
                         // A lone row: two heads share each cache row load (Dot4x2's lanes are Dot, like Dot4's).
                         var qb = b.QFull(t, hh + 1);
-                        var pb = b.P(1, hh, n0);
+                        var pb = b.P(0, hh + 1, n0);
                         for (; j + 4 <= j1; j += 4)
                         {
                             var c = first + j;
@@ -224,12 +223,11 @@ public sealed partial class CpuBackend
             {
                 var pa = b.P(0, hh, n0);
                 TensorPrimitives.SoftMax(pa, pa);
-                if (count == 2 || hh + 1 < hs)
+                if (count == 2)
                 {
-                    var pb = b.P(1, hh, count == 2 ? n1 : n0);
+                    var pb = b.P(1, hh, n1);
                     TensorPrimitives.SoftMax(pb, pb);
                 }
-                if (count == 1) hh++;
             }
             for (var j0 = 0; j0 < n; j0 += PositionBlock)
             {
@@ -245,8 +243,8 @@ public sealed partial class CpuBackend
                     }
                     else if (hh + 1 < hs)
                     {
-                        // A lone row's head pair (its scores side by side, see above): two heads per cache row load.
-                        RowDot.WeightedSum2(pa, b.P(1, hh, n0)[j0..j1], rows, _cache.Stride, b.Sum(t, hh), b.Sum(t, hh + 1), accumulate: j0 > 0);
+                        // A lone row: two heads per cache row load.
+                        RowDot.WeightedSum2(pa, b.P(0, hh + 1, n0)[j0..j1], rows, _cache.Stride, b.Sum(t, hh), b.Sum(t, hh + 1), accumulate: j0 > 0);
                         hh++;
                     }
                     else RowDot.WeightedSum2(pa, [], rows, _cache.Stride, b.Sum(t, hh), [], accumulate: j0 > 0);
