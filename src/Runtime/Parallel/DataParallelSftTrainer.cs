@@ -136,7 +136,7 @@ public sealed class DataParallelSftTrainer
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new ArgumentException("no training examples", nameof(data));
         var o = _options;
-        var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.LearningRate);
+        var schedule = new LearningRateSchedule(o.LearningRate, o.WarmupSteps, o.Steps, o.MinLearningRate ?? o.LearningRate);
         var order = new SftDataOrder(data.Count, o.Shuffle, o.Seed, _position.Epoch, _position.Cursor);
         var lambda = _p.Mtp.Length > 0 ? (float)o.MtpWeight : 0f;
         var history = new List<TrainingProgress>(o.Steps);

@@ -23,7 +23,9 @@ public sealed class DataParallelTests
         {
             // AdamW's m/√v turns rounding-level differences in near-zero gradients (the summation order differs: per rank,
             // then across ranks) into differences proportional to lr; at 1e-3 (10× the SFT default) they stay below 1e-6.
+            // A warm-up step and a cosine decay to a tenth: each step runs at its own scheduled rate on every rank.
             Steps = 3, BatchSize = 4, GradientAccumulation = accumulation, LearningRate = optimizer == OptimizerKind.Sgd ? 1e-2 : 1e-3, Optimizer = optimizer,
+            WarmupSteps = 1, MinLearningRate = optimizer == OptimizerKind.Sgd ? 1e-3 : 1e-4,
             MaxGradNorm = 0.5, BiasUpdateSpeed = 0.001f, MtpWeight = 0.3, BalanceLossAlpha = 0.01, Shuffle = true, Seed = 3,
         };
         var single = Load();
@@ -44,6 +46,7 @@ public sealed class DataParallelTests
                 // Losses are float sums in a different order (per rank, then across ranks): equal to fp32 rounding.
                 Assert.True(Math.Abs(expected[s].Loss - history[s].Loss) <= 1e-6 * expected[s].Loss, $"step {s + 1} loss {history[s].Loss:R} vs {expected[s].Loss:R}");
                 Assert.True(Math.Abs(expected[s].GradNorm - history[s].GradNorm) <= 1e-5 * expected[s].GradNorm, $"step {s + 1} norm {history[s].GradNorm:R} vs {expected[s].GradNorm:R}");
+                Assert.Equal(expected[s].LearningRate, history[s].LearningRate);
             }
             Assert.True(shard * ranks >= parameters.Tensors().Sum(t => t.Values.Length));
             foreach (var ((name, want), (_, got)) in single.Tensors().Zip(parameters.Tensors()))
