@@ -1,4 +1,5 @@
 using System.Numerics;
+using DeepSeek.Runtime.Compute.Cpu;
 
 namespace DeepSeek.Runtime.Training.Ops;
 
@@ -13,6 +14,12 @@ public static class AttentionOp
     public static void Forward<T>(ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, Span<T> o, Span<T> probs,
         int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale) where T : IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && PackedGemm.IsSupported)
+        {
+            FloatAttention.Forward(LinearOp.AsFloat(q), LinearOp.AsFloat(k), LinearOp.AsFloat(v), LinearOp.AsFloat(o), LinearOp.AsFloat(probs),
+                tokens, heads, kvHeads, qkDim, vDim, float.CreateTruncating(scale));
+            return;
+        }
         var group = heads / kvHeads;
         for (var h = 0; h < heads; h++)
         {
@@ -47,6 +54,12 @@ public static class AttentionOp
     internal static void Backward<T>(ReadOnlySpan<T> dO, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> probs,
         Span<T> dq, Span<T> dk, Span<T> dv, int tokens, int heads, int kvHeads, int qkDim, int vDim, T scale, Span<T> dp) where T : IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && PackedGemm.IsSupported)
+        {
+            FloatAttention.Backward(LinearOp.AsFloat(dO), LinearOp.AsFloat(q), LinearOp.AsFloat(k), LinearOp.AsFloat(v), LinearOp.AsFloat(probs),
+                LinearOp.AsFloat(dq), LinearOp.AsFloat(dk), LinearOp.AsFloat(dv), tokens, heads, kvHeads, qkDim, vDim, float.CreateTruncating(scale));
+            return;
+        }
         var group = heads / kvHeads;
         for (var h = 0; h < heads; h++)
         {

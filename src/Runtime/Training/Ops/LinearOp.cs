@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using DeepSeek.Runtime.Compute.Cpu;
 
 namespace DeepSeek.Runtime.Training.Ops;
 
@@ -17,6 +18,11 @@ public static class LinearOp
         where T : IFloatingPointIeee754<T>
     {
         Check(x.Length, w.Length, y.Length, tokens, inputs, outputs);
+        if (typeof(T) == typeof(float) && PackedGemm.IsSupported)
+        {
+            FloatForward(AsFloat(x), AsFloat(w), AsFloat(bias), AsFloat(y), tokens, inputs, outputs);
+            return;
+        }
         for (var t = 0; t < tokens; t++)
         {
             var xt = x.Slice(t * inputs, inputs);
@@ -30,6 +36,11 @@ public static class LinearOp
         where T : IFloatingPointIeee754<T>
     {
         Check(x.Length, w.Length, dy.Length, tokens, inputs, outputs);
+        if (typeof(T) == typeof(float) && PackedGemm.IsSupported)
+        {
+            FloatBackward(AsFloat(dy), AsFloat(x), AsFloat(w), AsFloat(dx), AsFloat(dw), AsFloat(dbias), tokens, inputs, outputs);
+            return;
+        }
         for (var t = 0; t < tokens; t++)
         {
             var xt = x.Slice(t * inputs, inputs);
@@ -42,6 +53,49 @@ public static class LinearOp
                 if (!dw.IsEmpty) AddScaled(dw.Slice(o * inputs, inputs), xt, g);
             }
         }
+    }
+
+    /// <summary>The float path of <see cref="Forward{T}"/>: y = x·Wᵀ through a packed Wᵀ panel [in, out].</summary>
+    private static void FloatForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, int tokens, int inputs, int outputs)
+    {
+        var panel = PackedGemm.Rent(inputs * PackedGemm.PanelWidth(outputs));
+        try
+        {
+            PackedGemm.Pack(w, rowStride: 1, colStride: inputs, inputs, outputs, panel);
+            if (!bias.IsEmpty)
+                for (var t = 0; t < tokens; t++) bias[..outputs].CopyTo(y.Slice(t * outputs, outputs));
+            PackedGemm.Multiply(x, inputs, 1, panel, y, outputs, tokens, outputs, inputs, accumulate: !bias.IsEmpty);
+        }
+        finally
+        {
+            PackedGemm.Return(panel);
+        }
+    }
+
+    /// <summary>The float path of <see cref="Backward{T}"/>: dx += dy·W (W as a panel [out, in]), dW += dyᵀ·x (x as a panel [T, in]).</summary>
+    private static void FloatBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> dx, Span<float> dw, Span<float> dbias, int tokens, int inputs, int outputs)
+    {
+        var panel = PackedGemm.Rent(Math.Max(outputs, tokens) * PackedGemm.PanelWidth(inputs));
+        try
+        {
+            if (!dx.IsEmpty)
+            {
+                PackedGemm.Pack(w, rowStride: inputs, colStride: 1, outputs, inputs, panel);
+                PackedGemm.Multiply(dy, outputs, 1, panel, dx, inputs, tokens, inputs, outputs, accumulate: true);
+            }
+            if (!dw.IsEmpty)
+            {
+                PackedGemm.Pack(x, rowStride: inputs, colStride: 1, tokens, inputs, panel);
+                PackedGemm.Multiply(dy, aRowStride: 1, aColStride: outputs, panel, dw, inputs, outputs, inputs, tokens, accumulate: true);
+            }
+        }
+        finally
+        {
+            PackedGemm.Return(panel);
+        }
+        if (dbias.IsEmpty) return;
+        for (var t = 0; t < tokens; t++)
+            for (var o = 0; o < outputs; o++) dbias[o] += dy[t * outputs + o];
     }
 
     /// <summary>Σ a·b; SIMD through TensorPrimitives for float (the JIT drops the branch for other T).</summary>
@@ -69,8 +123,12 @@ public static class LinearOp
     }
 
     /// <summary>The same elements seen as float; only called when T is float.</summary>
-    private static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> span) =>
+    internal static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> span) =>
         MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(span)), span.Length);
+
+    /// <summary>The same elements seen as float; only called when T is float.</summary>
+    internal static Span<float> AsFloat<T>(Span<T> span) =>
+        MemoryMarshal.CreateSpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(span)), span.Length);
 
     private static void Check(int x, int w, int y, int tokens, int inputs, int outputs)
     {
