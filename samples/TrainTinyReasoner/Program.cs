@@ -8,13 +8,14 @@
 //      GRPO again;
 //   6. held-out evaluation after each stage (1,000 problems never drawn for training, 5-digit ones — longer than any
 //      SFT example — included).
-// Seeded. Run from the repository root (1 h 15 min on 2 shared cores; writes models/deepseek-tiny-reasoner):
+// Seeded. Run from the repository root (15 min on 2 shared cores; writes models/deepseek-tiny-reasoner):
 //   dotnet run --project samples/TrainTinyReasoner -c Release
 // Stages can be run one by one (--stages init,sft,sft2,grpo,sft3,grpo2,eval) with their intermediate checkpoints in --work.
 using System.Diagnostics;
 using System.Globalization;
 using DeepSeek.Runtime.Checkpoints;
 using DeepSeek.Runtime.Compute.Cpu;
+using DeepSeek.Runtime.Distributed;
 using DeepSeek.Runtime.Evaluation;
 using DeepSeek.Runtime.Model;
 using DeepSeek.Runtime.Tensors;
@@ -50,9 +51,9 @@ if (options.Stages.Contains("init"))
 // Cold-start SFT as a two-step curriculum: short operands first (the model finds the scratchpad's structure), then
 // one digit longer (GRPO and the held-out set go one digit further still).
 if (options.Stages.Contains("sft"))
-    await Sft(initDir, sftDir, options.SftDigits, options.SftSteps, options.SftLearningRate, options.SequenceLength, options.Seed);
+    Sft(initDir, sftDir, options.SftDigits, options.SftSteps, options.SftLearningRate, options.SequenceLength, options.Seed);
 if (options.Stages.Contains("sft2"))
-    await Sft(sftDir, sft2Dir, options.SftDigits + 1, options.Sft2Steps, options.SftLearningRate / 2, options.SequenceLength + 32, options.Seed + 2);
+    Sft(sftDir, sft2Dir, options.SftDigits + 1, options.Sft2Steps, options.SftLearningRate / 2, options.SequenceLength + 32, options.Seed + 2);
 
 if (options.Stages.Contains("grpo"))
     await Grpo(sft2Dir, grpoDir, options.Seed + 1, options.Seed, "round 1");
@@ -60,7 +61,7 @@ if (options.Stages.Contains("grpo"))
 // Round 2, as R1 does (SFT → RL → SFT → RL): fresh traces of up to 4 digits at a lower learning rate mend the column
 // facts the first round still gets wrong (borrows, x·m + carry), then RL again.
 if (options.Stages.Contains("sft3"))
-    await Sft(grpoDir, sft3Dir, options.SftDigits + 1, options.Sft3Steps, options.SftLearningRate / 6, options.SequenceLength + 32, options.Seed + 8);
+    Sft(grpoDir, sft3Dir, options.SftDigits + 1, options.Sft3Steps, options.SftLearningRate / 6, options.SequenceLength + 32, options.Seed + 8);
 if (options.Stages.Contains("grpo2"))
     await Grpo(sft3Dir, outDir, options.Seed + 7, options.Seed + 6, "round 2");
 
@@ -102,7 +103,7 @@ async Task Grpo(string from, string to, int problemSeed, int seed, string label)
     Evaluate(to, $"after GRPO ({label})");
 }
 
-async Task Sft(string from, string to, int digits, int steps, double learningRate, int sequenceLength, int seed)
+void Sft(string from, string to, int digits, int steps, double learningRate, int sequenceLength, int seed)
 {
     using var model = LoadedModel.Open(from);
     var data = new ReasonerData(model.Evaluator, model.Tokenizer, model.Config.EosTokenIds[0]);
@@ -125,7 +126,6 @@ async Task Sft(string from, string to, int digits, int steps, double learningRat
         CheckpointDirectory = to + "-checkpoints",
         CheckpointEvery = 250,
     };
-    var trainer = new SftTrainer(ModelParameters<float>.Load(model.Weights), sequenceLength, sft, from);
     var last = clock.Elapsed;
     var progress = new Progress<TrainingProgress>(p =>
     {
@@ -133,8 +133,17 @@ async Task Sft(string from, string to, int digits, int steps, double learningRat
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  sft {p.Step,5}/{p.Steps}  loss {p.MainLoss:F4}  mtp {p.MtpLoss:F4}  lr {p.LearningRate:E2}  |g| {p.GradNorm:F2}  {p.TokensPerSecond:F0} tok/s  imbalance {p.LoadImbalance:F2}  [{clock.Elapsed:mm\\:ss}]"));
     });
-    await trainer.TrainAsync(sequences, progress, cancel.Token);
-    TrainedCheckpoint.Save(trainer.Parameters, to, DType.F32, from, cancel.Token);
+    // Data parallelism over in-process ranks (ZeRO-1, as `deepseek train sft --parallel inproc --ranks N`): each rank runs
+    // its share of every batch on its own thread. The rank count is part of the recipe, not the machine, because it sets
+    // the order in which gradients are summed: the same seed gives the same model on any number of cores.
+    var weights = ModelParameters<float>.Load(model.Weights);
+    var ranks = InProcessCommunicator.Run(options.Ranks, c =>
+    {
+        var trainer = new DataParallelSftTrainer(c.Rank == 0 ? weights : ModelParameters<float>.Load(model.Weights), sequenceLength, sft, c, from);
+        trainer.Train(sequences, c.Rank == 0 ? progress : null, cancel.Token);
+        return trainer.Parameters;
+    });
+    TrainedCheckpoint.Save(ranks[0], to, DType.F32, from, cancel.Token);
     Console.WriteLine($"SFT done in {clock.Elapsed - last:mm\\:ss} → {to}");
     Evaluate(to, $"after SFT (≤ {digits} digits)");
 }
@@ -191,6 +200,7 @@ internal sealed record RecipeOptions
     public int Heads { get; init; } = 4;
     public int SequenceLength { get; init; } = 160;
     public int BatchSize { get; init; } = 8;
+    public int Ranks { get; init; } = 2;
     public int SftSteps { get; init; } = 2400;
     public int SftDigits { get; init; } = 3;
     public int Sft2Steps { get; init; } = 3000;
@@ -224,6 +234,7 @@ internal sealed record RecipeOptions
                 "--heads" => o with { Heads = I() },
                 "--seq-len" => o with { SequenceLength = I() },
                 "--batch" => o with { BatchSize = I() },
+                "--ranks" => o with { Ranks = I() },
                 "--sft-steps" => o with { SftSteps = I() },
                 "--sft2-steps" => o with { Sft2Steps = I() },
                 "--sft3-steps" => o with { Sft3Steps = I() },
