@@ -37,5 +37,13 @@ DS_INLINE DS_TARGET float hsum(__m512 v)
 #define DS_KC 2048
 #endif
 
+// out[t, j] += bias[j] for t < m, j ∈ [j0, j1): both GEMMs add the bias after the whole sum (bias may be null).
+static inline void ds_add_bias(float* out, long ldo, int m, int j0, int j1, const float* bias)
+{
+    if (!bias) return;
+    for (int t = 0; t < m; t++)
+        for (int j = j0; j < j1; j++) out[(long)t * ldo + j] += bias[j];
+}
+
 // Mask of the first n (0..32) of 32 lanes.
 #define DS_MASK32(n) ((n) >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n)) - 1))

@@ -184,9 +184,7 @@ DS_EXPORT DS_TARGET void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx
     if (m <= DS_MR_SMALL)
     {
         if (m > 0) small_gemm(xb, m, k, ldx, w, ldw, out, ldo, j0, j1);
-        if (bias)
-            for (int t = 0; t < m; t++)
-                for (int j = j0; j < j1; j++) out[(long)t * ldo + j] += bias[j];
+        ds_add_bias(out, ldo, m, j0, j1, bias);
         return;
     }
     for (int t0 = 0; t0 < m; t0 += DS_TC)
@@ -211,10 +209,8 @@ DS_EXPORT DS_TARGET void ds_gemm_bf16(const uint16_t* xb, int m, int k, long ldx
             }
             if (k == 0) break;
         }
-        if (bias)
-            for (int t = 0; t < tm; t++)
-                for (int j = j0; j < j1; j++) ot[(long)t * ldo + j] += bias[j];
     }
+    ds_add_bias(out, ldo, m, j0, j1, bias);
 }
 
 // Peak probe for the bench's roofline: 12 independent vdpbf16ps chains (enough to cover its latency on two pipes),

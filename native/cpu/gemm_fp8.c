@@ -314,9 +314,7 @@ DS_EXPORT DS_TARGET_FP8 void ds_gemm_fp8(const uint16_t* xb, int m, int k, long 
             }
         }
     }
-    if (bias)
-        for (int t = 0; t < m; t++)
-            for (int j = j0; j < j1; j++) out[(long)t * ldo + j] += bias[j];
+    ds_add_bias(out, ldo, m, j0, j1, bias);
 }
 
 #else
